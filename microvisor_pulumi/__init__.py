@@ -1,0 +1,26 @@
+"""Pulumi resources for Twilio Microvisor Configs and Secrets and Twilio API keys.
+
+The public API is exactly what this module exports::
+
+    from microvisor_pulumi import AccountConfig, DeviceConfig, AccountSecret, DeviceSecret, ApiKey
+
+Credentials come from the stack config (``twilio:accountSid``, ``twilio:authToken`` or
+``twilio:apiKey`` and ``twilio:apiSecret``, ``twilio:region``, ``twilio:edge``, ``twilio:endpoint``)
+or else from the ``TWILIO_*`` environment variables, read when the provider runs.
+"""
+
+from microvisor_pulumi._version import __version__
+from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError
+from microvisor_pulumi.resources.api_key import ApiKey
+from microvisor_pulumi.resources.microvisor import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
+
+__all__ = [
+    "AccountConfig",
+    "AccountSecret",
+    "AlreadyExists",
+    "ApiKey",
+    "DeviceConfig",
+    "DeviceSecret",
+    "MicrovisorPulumiError",
+    "__version__",
+]

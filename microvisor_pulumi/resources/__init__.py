@@ -1,0 +1,1 @@
+"""The resource kinds: one module per family, each Resource beside its provider."""

@@ -1,0 +1,214 @@
+"""The generic dynamic provider: credentials, client, check, diff and error handling for every kind.
+
+A provider instance is pickled by reference into every resource's ``__provider`` (module and class
+name only: ``__getstate__`` drops all runtime attributes), unpickled once per process by the provider
+host, configured with the stack config and then shared by the host's four worker threads. So the
+client is built lazily under a lock, credentials are read at run time and never pickled, and nothing
+per-call lives on the instance.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    DiffResult,
+    ResourceProvider,
+)
+
+from microvisor_pulumi._twilio import (
+    AuthFailed,
+    Forbidden,
+    MissingCredentials,
+    Settings,
+    TwilioClient,
+    TwilioError,
+)
+from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
+
+T = TypeVar("T")
+
+CONFIG_KEYS = (
+    "twilio:accountSid",
+    "twilio:authToken",
+    "twilio:apiKey",
+    "twilio:apiSecret",
+    "twilio:region",
+    "twilio:edge",
+    "twilio:endpoint",
+    "twilio:connectTimeout",
+    "twilio:readTimeout",
+    "twilio:maxRetries",
+)
+
+# One lock for building clients: contention happens once per provider per process.
+_CLIENT_LOCK = threading.Lock()
+
+
+class MicrovisorPulumiError(Exception):
+    """A resource operation failed; the message names the resource and carries Twilio's code."""
+
+
+class AlreadyExists(MicrovisorPulumiError):
+    """create found the key taken and overwrite was not set."""
+
+
+def _hint(err: TwilioError) -> str:
+    if isinstance(err, MissingCredentials):
+        return ""
+    if isinstance(err, AuthFailed):
+        return (
+            " Twilio rejected the credentials: check the stack config twilio:accountSid and "
+            "twilio:authToken (or twilio:apiKey and twilio:apiSecret), or the TWILIO_ACCOUNT_SID, "
+            "TWILIO_AUTH_TOKEN, TWILIO_API_KEY and TWILIO_API_SECRET environment variables."
+        )
+    if isinstance(err, Forbidden):
+        return (
+            " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
+            "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key cannot."
+        )
+    return ""
+
+
+class SchemaProvider(ResourceProvider):
+    """check/diff from the kind's Schema; create/read/update/delete in the subclasses."""
+
+    schema: ClassVar[Schema]
+    # With these changed the replacement gets a new remote name, so it can be created before the
+    # old one is deleted; with none of them changed the old one must go first (same key).
+    new_name_props: ClassVar[tuple[str, ...]] = ()
+    delete_first_on_replace: ClassVar[bool] = False
+
+    # -- pickling: the class reference only, never a client or a credential --------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- configuration and client --------------------------------------------------------------
+    def configure(self, req: ConfigureRequest) -> None:
+        config = {}
+        for key in CONFIG_KEYS:
+            value = req.config.get(key)
+            if value is not None:
+                config[key] = str(value)
+        self._stack_config = config
+
+    def client(self) -> TwilioClient:
+        client = getattr(self, "_twilio", None)
+        if client is None:
+            with _CLIENT_LOCK:
+                client = getattr(self, "_twilio", None)
+                if client is None:
+                    settings = Settings.resolve(getattr(self, "_stack_config", {}), os.environ)
+                    client = TwilioClient(settings)
+                    self._twilio = client
+        return client
+
+    # -- check and diff: offline, from the schema ----------------------------------------------
+    def normalize(self, prop: Prop, value: Any) -> Any:
+        """Hook: the stored form of an input (bytes become base64 text, for instance)."""
+        return value
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs: dict[str, Any] = {}
+        for prop in self.schema.props:
+            value = plain(news.get(prop.name))
+            if value is None:
+                continue
+            if not is_unknown(value):
+                value = self.normalize(prop, value)
+                if prop.secret:
+                    value = secret(value)
+            inputs[prop.name] = value
+        problems = failures(self.schema, inputs)
+        return CheckResult(inputs, [CheckFailure(name, reason) for name, reason in problems])
+
+    def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
+        """Hook: whether an input's new value means the same as the old output."""
+        return bool(old == new)
+
+    def changed_props(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        changed = []
+        for prop in self.schema.props:
+            new = plain(news.get(prop.name))
+            old = plain(olds.get(prop.name))
+            if is_unknown(new):
+                changed.append(prop.name)
+            elif new is None and not prop.required:
+                # An optional input left out: defaults and computed values are no change.
+                continue
+            elif not self.same(prop, old, new, olds):
+                changed.append(prop.name)
+        return changed
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = self.changed_props(olds, news)
+        by_name = {p.name: p for p in self.schema.props}
+        replaces = [name for name in changed if by_name[name].replaces]
+        delete_first = None
+        if replaces:
+            delete_first = self.delete_first_on_replace and not any(n in changed for n in self.new_name_props)
+        return DiffResult(
+            changes=bool(changed),
+            replaces=replaces,
+            stables=[],
+            delete_before_replace=delete_first,
+        )
+
+    # -- shared helpers for create/read/update/delete ------------------------------------------
+    def describe(self, ident: str) -> str:
+        return f"{self.schema.kind} '{ident}'"
+
+    def fail(self, ident: str, err: TwilioError, action: str) -> NoReturn:
+        """Re-raise a Twilio error as one clean line; `from None` keeps request details out of tracebacks."""
+        raise MicrovisorPulumiError(f"{self.describe(ident)}: {action} failed: {err}{_hint(err)}") from None
+
+    def call(self, ident: str, action: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except TwilioError as err:
+            self.fail(ident, err, action)
+
+    def create_resilient(self, make: Callable[[], T], find_ours: Callable[[float], T | None]) -> T:
+        """Run a create POST, which the HTTP layer never resends, and recover from ambiguous failures.
+
+        After a 429, a 5xx, a timeout or a dropped connection the object may or may not exist. Before
+        trying again ask `find_ours` (given the time the first attempt started) whether our earlier
+        attempt took effect, so a lost response leaves no duplicate and no orphan.
+        """
+        started = time.time()
+        try:
+            return make()
+        except TwilioError as err:
+            if not err.retryable:
+                raise
+            last = err
+        settings = self.client().settings
+        deadline = time.monotonic() + settings.retry_max_seconds
+        for attempt in range(1, max(settings.max_retries, 1) + 1):
+            pause = getattr(last, "retry_after", None)
+            if pause is None:
+                pause = min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+            try:
+                found = find_ours(started)
+                if found is not None:
+                    return found
+                return make()
+            except TwilioError as err:
+                if not err.retryable:
+                    raise
+                last = err
+        raise last

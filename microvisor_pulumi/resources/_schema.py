@@ -1,0 +1,162 @@
+"""Declarations that check, diff and read follow from, said once per resource kind.
+
+In the spirit of a Terraform schema: each input says whether changing it forces a replacement,
+whether it is write-only (the API never returns it) and whether it is secret. The generic
+provider in ``_provider.py`` turns these declarations into CheckFailures, DiffResults and the
+inputs returned by read, so the five resource kinds never repeat that logic.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+# A validator returns None when the value is acceptable, or the rule it breaks. The rule text
+# never contains the value itself: the value may be a secret.
+Validator = Callable[[Any], "str | None"]
+
+KEY_MAX = 100
+VALUE_MAX = 4096
+FRIENDLY_NAME_MAX = 64
+UNIQUE_NAME_MAX = 128
+
+DEVICE_SID_RE = re.compile(r"^UV[0-9a-fA-F]{32}$")
+ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
+API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
+_LOOKS_LIKE_SID_RE = re.compile(r"^UV[0-9a-fA-F]*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One input property of a resource kind and how the provider treats it."""
+
+    name: str
+    required: bool = True
+    replaces: bool = False  # a change forces a replacement instead of an update
+    secret: bool = False  # always a Pulumi secret, in inputs and outputs
+    write_only: bool = False  # the API never returns it: read carries it over from state
+    remote: bool = True  # False: it only steers the provider (overwrite) and is never sent
+    validate: Validator | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """All input properties of one resource kind."""
+
+    kind: str
+    props: tuple[Prop, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value that is not known yet during a preview."""
+    return isinstance(value, Unknown) or value == rpc.UNKNOWN
+
+
+def plain(value: Any) -> Any:
+    """The value without its secret wrapper, as the host may hand either form to a provider."""
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+def secret(value: Any) -> Any:
+    """Mark a value returned by a provider method as a Pulumi secret."""
+    return value if rpc.is_rpc_secret(value) else rpc.wrap_rpc_secret(value)
+
+
+def encode_value(value: Any) -> Any:
+    """Bytes become base64 text: the Microvisor API stores text only."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def _describe_type(value: Any) -> str:
+    return type(value).__name__
+
+
+def _text_problem(value: Any, *, max_len: int, min_len: int = 1, allow_control: bool = False) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string, got {_describe_type(value)}"
+    n = len(value)
+    if n < min_len:
+        return "must not be empty" if min_len == 1 else f"must be at least {min_len} characters"
+    if n > max_len:
+        return f"must be at most {max_len} characters, got {n}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not allow_control and _CONTROL_RE.search(value):
+        return "must not contain control characters (tabs, newlines and the like)"
+    return None
+
+
+def check_key(value: Any) -> str | None:
+    """Keys are 1 to 100 characters of printable text."""
+    return _text_problem(value, max_len=KEY_MAX)
+
+
+def check_value(value: Any) -> str | None:
+    """Values are text of at most 4096 characters (newlines allowed; bytes are base64-encoded)."""
+    return _text_problem(value, max_len=VALUE_MAX, min_len=0, allow_control=True)
+
+
+def check_device(value: Any) -> str | None:
+    """A Device SID (UV + 32 hex digits) or the device's unique name."""
+    if isinstance(value, str) and DEVICE_SID_RE.match(value):
+        return None
+    problem = _text_problem(value, max_len=UNIQUE_NAME_MAX)
+    if problem:
+        return f"must be a Device SID (UV + 32 hex digits) or a unique name: it {problem}"
+    if _LOOKS_LIKE_SID_RE.match(value) and len(value) > 2:
+        return f"looks like a Device SID but is not UV followed by 32 hex digits ({len(value)} characters)"
+    if value != value.strip():
+        return "must not start or end with white space"
+    return None
+
+
+def check_friendly_name(value: Any) -> str | None:
+    """FriendlyName is at most 64 characters."""
+    return _text_problem(value, max_len=FRIENDLY_NAME_MAX, min_len=0)
+
+
+def check_account_sid(value: Any) -> str | None:
+    """An Account SID: AC followed by 32 hex digits."""
+    if isinstance(value, str) and ACCOUNT_SID_RE.match(value):
+        return None
+    if not isinstance(value, str):
+        return f"must be an Account SID string, got {_describe_type(value)}"
+    return f"must be an Account SID: AC followed by 32 hex digits ({len(value)} characters given)"
+
+
+def check_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be a boolean, got {_describe_type(value)}"
+
+
+def failures(schema: Schema, news: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(property, reason) for every rule the inputs break; unknown values pass until they are known."""
+    found: list[tuple[str, str]] = []
+    for prop in schema.props:
+        value = plain(news.get(prop.name))
+        if is_unknown(value):
+            continue
+        if value is None:
+            if prop.required:
+                found.append((prop.name, f"{schema.kind}: '{prop.name}' is required"))
+            continue
+        if prop.validate is not None:
+            problem = prop.validate(value)
+            if problem:
+                found.append((prop.name, f"{schema.kind}: '{prop.name}' {problem}"))
+    return found

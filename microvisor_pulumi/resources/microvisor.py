@@ -1,0 +1,444 @@
+"""Microvisor Configs and Secrets, at account level and per device.
+
+The four kinds share one provider, `_ItemProvider`, parameterised by two class attributes: the
+collection (``Configs`` or ``Secrets``) and whether the item belongs to a device. The classes named
+here are stored, by module and name, in users' Pulumi state: never rename or move them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from microvisor_pulumi._twilio import Conflict, InvalidInput, NotFound, TwilioError
+from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError, SchemaProvider
+from microvisor_pulumi.resources._resource import TwilioResource
+from microvisor_pulumi.resources._resource import encoded_input
+from microvisor_pulumi.resources._schema import (
+    Prop,
+    Schema,
+    check_bool,
+    check_device,
+    check_key,
+    check_value,
+    encode_value,
+    plain,
+    secret,
+)
+
+# A secret found after an ambiguous create counts as ours if it was rotated this close to our
+# first attempt (allowing for clock skew between this machine and Twilio).
+_OURS_WINDOW_SECONDS = 300.0
+
+
+class _Taken(Exception):
+    """After an ambiguous create, the key turned out to hold somebody else's item."""
+
+
+def _item_schema(kind: str, *, device: bool, secret_value: bool) -> Schema:
+    props = []
+    if device:
+        props.append(Prop("device_sid", replaces=True, validate=check_device))
+    props += [
+        Prop("key", replaces=True, validate=check_key),
+        Prop(
+            "value",
+            replaces=secret_value,
+            secret=secret_value,
+            write_only=secret_value,
+            validate=check_value,
+        ),
+        Prop("overwrite", required=False, remote=False, validate=check_bool),
+    ]
+    return Schema(kind, tuple(props))
+
+
+def _parse_iso(stamp: Any) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+
+
+class _ItemProvider(SchemaProvider):
+    """Create, read, update and delete one Microvisor Config or Secret."""
+
+    collection: ClassVar[str]  # "Configs" or "Secrets"
+    device_scoped: ClassVar[bool]
+    new_name_props = ("key",)
+    delete_first_on_replace = True
+
+    # -- naming ----------------------------------------------------------------------------------
+    @property
+    def is_secret(self) -> bool:
+        return self.collection == "Secrets"
+
+    def ident(self, props: Mapping[str, Any]) -> str:
+        key = str(plain(props.get("key")))
+        return f"{plain(props.get('device_sid'))}/{key}" if self.device_scoped else key
+
+    def normalize(self, prop: Prop, value: Any) -> Any:
+        return encode_value(value) if prop.name == "value" else value
+
+    def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
+        if prop.name == "device_sid":
+            # The same device named by SID or by unique name is no change.
+            return new in (old, plain(olds.get("device_name")))
+        if prop.name == "overwrite":
+            return bool(old) == bool(new)
+        return bool(old == new)
+
+    # -- devices: resolved once per device per process ---------------------------------------------
+    def device(self, name_or_sid: str) -> dict[str, Any]:
+        cache: dict[str, dict[str, Any]] | None = getattr(self, "_devices", None)
+        if cache is None:
+            cache = self._devices = {}
+        found = cache.get(name_or_sid)
+        if found is None:
+            try:
+                remote = self.client().fetch_device(name_or_sid)
+            except NotFound:
+                raise MicrovisorPulumiError(
+                    f"{self.schema.kind}: device_sid '{name_or_sid}' names no Microvisor device on this "
+                    "account (no device has that SID or unique name)"
+                ) from None
+            except TwilioError as err:
+                self.fail(name_or_sid, err, "looking up the device")
+            found = {"sid": remote.get("sid") or name_or_sid, "unique_name": remote.get("unique_name")}
+            with _DEVICE_LOCK:
+                cache[name_or_sid] = found
+        return found
+
+    # -- shaping outputs -------------------------------------------------------------------------
+    def outputs(self, inputs: Mapping[str, Any], remote: Mapping[str, Any], device: Mapping[str, Any] | None):
+        outs: dict[str, Any] = {}
+        for prop in self.schema.props:
+            value = plain(inputs.get(prop.name))
+            if value is not None:
+                outs[prop.name] = secret(value) if prop.secret else value
+        outs["overwrite"] = bool(plain(inputs.get("overwrite")))
+        for field in ("key", "value", "date_updated", "date_rotated", "url", "device_sid"):
+            if field in remote and not (field == "value" and self.is_secret):
+                outs[field] = remote[field]
+        if device is not None:
+            outs["device_sid"] = remote.get("device_sid") or device["sid"]
+            outs["device_name"] = device.get("unique_name")
+        return outs
+
+    def id_of(self, outs: Mapping[str, Any]) -> str:
+        return self.ident(outs)
+
+    # -- remote operations -----------------------------------------------------------------------
+    def _sid(self, props: Mapping[str, Any]) -> str | None:
+        return str(plain(props["device_sid"])) if self.device_scoped else None
+
+    def _write_existing(self, key: str, value: str, sid: str | None) -> dict[str, Any]:
+        """Set the value of an item that exists: update in place, or delete and create where the
+        service does not support updates (404 or 405 to the update)."""
+        client = self.client()
+        try:
+            return client.update_item(self.collection, key, value, device=sid)
+        except TwilioError as err:
+            if err.status not in (404, 405):
+                raise
+        try:
+            client.delete_item(self.collection, key, device=sid)
+        except NotFound:
+            pass
+        return client.create_item(self.collection, key, value, device=sid)
+
+    def _is_ours(self, remote: Mapping[str, Any], value: str, started: float) -> bool:
+        if not self.is_secret:
+            return remote.get("value") == value
+        rotated = _parse_iso(remote.get("date_rotated"))
+        return rotated is not None and rotated >= started - _OURS_WINDOW_SECONDS
+
+    def _take_over(self, ident: str, key: str, value: str, sid: str | None, overwrite: bool) -> dict[str, Any]:
+        if not overwrite:
+            raise AlreadyExists(
+                f"{self.describe(ident)}: the key already exists in Twilio. Set overwrite=True to take it "
+                "over (this resource then manages it and sets its value), or choose another key."
+            )
+        return self._write_existing(key, value, sid)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        key = str(plain(props["key"]))
+        value = str(plain(props["value"]))
+        overwrite = bool(plain(props.get("overwrite")))
+        device = self.device(str(plain(props["device_sid"]))) if self.device_scoped else None
+        sid = device["sid"] if device else None
+        ident = f"{sid}/{key}" if sid else key
+        client = self.client()
+
+        def make() -> dict[str, Any]:
+            return client.create_item(self.collection, key, value, device=sid)
+
+        def find_ours(started: float) -> dict[str, Any] | None:
+            try:
+                remote = client.fetch_item(self.collection, key, device=sid)
+            except NotFound:
+                return None
+            if not self._is_ours(remote, value, started):
+                raise _Taken
+            # Secrets cannot be read back: set our value again so that state and Twilio agree.
+            return client.update_item(self.collection, key, value, device=sid) if self.is_secret else remote
+
+        try:
+            try:
+                remote = self.create_resilient(make, find_ours)
+            except (Conflict, InvalidInput) as err:
+                # Twilio's answer to a duplicate key is not documented: confirm by looking.
+                try:
+                    client.fetch_item(self.collection, key, device=sid)
+                except NotFound:
+                    raise err from None
+                remote = self._take_over(ident, key, value, sid, overwrite)
+            except _Taken:
+                remote = self._take_over(ident, key, value, sid, overwrite)
+        except TwilioError as err:
+            self.fail(ident, err, "create")
+        outs = self.outputs(props, remote, device)
+        return CreateResult(self.id_of(outs), outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = dict(props)
+        if "key" not in props:
+            # A read with no state (a `get`): the id says which item.
+            if self.device_scoped:
+                props["device_sid"], _, props["key"] = id_.partition("/")
+            else:
+                props["key"] = id_
+        key = str(plain(props["key"]))
+        sid = self._sid(props)
+        try:
+            remote = self.client().fetch_item(self.collection, key, device=sid)
+        except NotFound:
+            return ReadResult(None, {})
+        except TwilioError as err:
+            self.fail(self.ident(props), err, "refresh")
+        device = {"sid": sid, "unique_name": plain(props.get("device_name"))} if sid else None
+        outs = self.outputs(props, remote, device)
+        if self.is_secret and remote.get("date_rotated") != plain(props.get("date_rotated")):
+            # Rotated outside Pulumi: the value in Twilio is no longer the one in state, and it cannot
+            # be read back. Forget ours, so the next `up` sees a change and applies the value again.
+            outs.pop("value", None)
+        inputs = {p.name: outs[p.name] for p in self.schema.props if p.name in outs}
+        return ReadResult(id_, outs, inputs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # Only in-place changes reach update: a config's value, or `overwrite` (which is never sent).
+        key = str(plain(news["key"]))
+        value = str(plain(news["value"]))
+        sid = self._sid(olds)
+        remote: Mapping[str, Any] = olds
+        if plain(olds.get("value")) != value:
+            try:
+                remote = self._write_existing(key, value, sid)
+            except TwilioError as err:
+                self.fail(id_, err, "update")
+        device = {"sid": sid, "unique_name": plain(olds.get("device_name"))} if sid else None
+        # Keep what update did not touch (dates, url) and what the inputs say.
+        outs = self.outputs(news, {**{k: plain(v) for k, v in olds.items()}, **remote}, device)
+        return UpdateResult(outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        key = str(plain(props["key"]))
+        try:
+            self.client().delete_item(self.collection, key, device=self._sid(props))
+        except NotFound:
+            pass  # already gone: that is what delete wants
+        except TwilioError as err:
+            self.fail(id_, err, "delete")
+
+
+_DEVICE_LOCK = threading.Lock()
+
+
+class AccountConfigProvider(_ItemProvider):
+    schema = _item_schema("AccountConfig", device=False, secret_value=False)
+    collection = "Configs"
+    device_scoped = False
+
+
+class DeviceConfigProvider(_ItemProvider):
+    schema = _item_schema("DeviceConfig", device=True, secret_value=False)
+    collection = "Configs"
+    device_scoped = True
+
+
+class AccountSecretProvider(_ItemProvider):
+    schema = _item_schema("AccountSecret", device=False, secret_value=True)
+    collection = "Secrets"
+    device_scoped = False
+
+
+class DeviceSecretProvider(_ItemProvider):
+    schema = _item_schema("DeviceSecret", device=True, secret_value=True)
+    collection = "Secrets"
+    device_scoped = True
+
+
+# -- the program side -----------------------------------------------------------------------------
+
+_CONFIG_OUTPUTS = ("key", "value", "date_updated", "url")
+_SECRET_OUTPUTS = ("key", "value", "date_rotated", "url")
+
+
+def _item_inputs(device_sid: Any, key: Any, value: Any, overwrite: Any, *, secret_value: bool) -> dict[str, Any]:
+    value = encoded_input(value)
+    inputs: dict[str, Any] = {"key": key, "value": value, "overwrite": overwrite}
+    if secret_value and value is not None:
+        inputs["value"] = pulumi.Output.secret(value)
+    if device_sid is not _NO_DEVICE:
+        inputs["device_sid"] = device_sid
+    return inputs
+
+
+_NO_DEVICE = object()
+
+
+class AccountConfig(TwilioResource, module="microvisor", name="AccountConfig"):
+    """An account-level Microvisor Config: a key/value pair every device on the account can fetch.
+
+    Inputs: ``key`` (1 to 100 characters), ``value`` (text of at most 4096 characters; ``bytes`` are
+    stored base64-encoded), ``overwrite`` (default False: creating a key that already exists fails;
+    True takes the existing config over and sets this value).
+    A new ``key`` replaces the config (the new one is created before the old one is deleted); a new
+    ``value`` is updated in place. Nothing here is secret: use AccountSecret for secrets.
+    Outputs: ``key``, ``value``, ``date_updated``, ``url``. The id is the key.
+    """
+
+    key: pulumi.Output[str]
+    value: pulumi.Output[str]
+    overwrite: pulumi.Output[bool]
+    date_updated: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        key: pulumi.Input[str],
+        value: pulumi.Input[str | bytes],
+        overwrite: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = _item_inputs(_NO_DEVICE, key, value, overwrite, secret_value=False)
+        super().__init__(AccountConfigProvider(), resource_name, inputs, _CONFIG_OUTPUTS, opts)
+
+
+class DeviceConfig(TwilioResource, module="microvisor", name="DeviceConfig"):
+    """A Microvisor Config of one device: a key/value pair that device fetches at run time.
+
+    Inputs: ``device_sid`` (the device's ``UV…`` SID or its unique name), ``key`` (1 to 100
+    characters), ``value`` (text of at most 4096 characters; ``bytes`` are stored base64-encoded),
+    ``overwrite`` (default False; True takes over a config that already exists).
+    A new device or key replaces the config; naming the same device by unique name instead of SID (or
+    the other way round) is no change. A new ``value`` is updated in place. Nothing here is secret.
+    Outputs: ``device_sid`` (always the resolved ``UV…`` SID), ``device_name``, ``key``, ``value``,
+    ``date_updated``, ``url``. The id is ``<UV sid>/<key>``.
+    """
+
+    device_sid: pulumi.Output[str]
+    device_name: pulumi.Output[str | None]
+    key: pulumi.Output[str]
+    value: pulumi.Output[str]
+    overwrite: pulumi.Output[bool]
+    date_updated: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        device_sid: pulumi.Input[str],
+        key: pulumi.Input[str],
+        value: pulumi.Input[str | bytes],
+        overwrite: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = _item_inputs(device_sid, key, value, overwrite, secret_value=False)
+        outputs = ("device_sid", "device_name", *_CONFIG_OUTPUTS)
+        super().__init__(DeviceConfigProvider(), resource_name, inputs, outputs, opts)
+
+
+class AccountSecret(TwilioResource, module="microvisor", name="AccountSecret"):
+    """An account-level Microvisor Secret: write-only, every device on the account can fetch it.
+
+    Inputs: ``key`` (1 to 100 characters), ``value`` (text of at most 4096 characters; ``bytes`` are
+    stored base64-encoded), ``overwrite`` (default False; True takes over a secret that already exists).
+    ``value`` is always a Pulumi secret, in inputs and outputs, even when given as a plain string.
+    Any change to ``key`` or ``value`` replaces the secret; when the key stays the same the old secret
+    is deleted before the new one is created. Twilio never returns a secret's value, so a refresh
+    sees drift only through ``date_rotated``: a secret rotated outside Pulumi is set again by the next
+    ``pulumi up``. Outputs: ``key``, ``value`` (secret, carried from the input), ``date_rotated``, ``url``.
+    The id is the key.
+    """
+
+    key: pulumi.Output[str]
+    value: pulumi.Output[str]
+    overwrite: pulumi.Output[bool]
+    date_rotated: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        key: pulumi.Input[str],
+        value: pulumi.Input[str | bytes],
+        overwrite: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = _item_inputs(_NO_DEVICE, key, value, overwrite, secret_value=True)
+        super().__init__(
+            AccountSecretProvider(), resource_name, inputs, _SECRET_OUTPUTS, opts, secret_outputs=("value",)
+        )
+
+
+class DeviceSecret(TwilioResource, module="microvisor", name="DeviceSecret"):
+    """A Microvisor Secret of one device: write-only, only that device can fetch it.
+
+    Inputs: ``device_sid`` (the device's ``UV…`` SID or its unique name), ``key`` (1 to 100
+    characters), ``value`` (text of at most 4096 characters; ``bytes`` are stored base64-encoded),
+    ``overwrite`` (default False; True takes over a secret that already exists).
+    ``value`` is always a Pulumi secret. A new device, key or value replaces the secret (deleted first
+    when the key stays the same); naming the same device by unique name instead of SID is no change.
+    A secret rotated outside Pulumi (seen through ``date_rotated`` on refresh) is set again by the next
+    ``pulumi up``. Outputs: ``device_sid`` (the resolved ``UV…`` SID), ``device_name``, ``key``,
+    ``value`` (secret), ``date_rotated``, ``url``. The id is ``<UV sid>/<key>``.
+    """
+
+    device_sid: pulumi.Output[str]
+    device_name: pulumi.Output[str | None]
+    key: pulumi.Output[str]
+    value: pulumi.Output[str]
+    overwrite: pulumi.Output[bool]
+    date_rotated: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        device_sid: pulumi.Input[str],
+        key: pulumi.Input[str],
+        value: pulumi.Input[str | bytes],
+        overwrite: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = _item_inputs(device_sid, key, value, overwrite, secret_value=True)
+        outputs = ("device_sid", "device_name", *_SECRET_OUTPUTS)
+        super().__init__(
+            DeviceSecretProvider(), resource_name, inputs, outputs, opts, secret_outputs=("value",)
+        )

@@ -1,0 +1,219 @@
+"""Drive the real dynamic provider host (`python -m pulumi.dynamic`) over gRPC, as the engine does.
+
+`ProviderHost` starts the host in a subprocess and speaks its protocol; `Engine` plays the part of
+the Pulumi engine for one resource at a time (check, then create, or diff then update or replace,
+refresh, destroy), including its rule that secrets reach a provider as plain values because the
+dynamic provider host answers Configure with acceptSecrets=False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2 as pb
+from pulumi.runtime.proto import provider_pb2_grpc as pbg
+
+PROJECT = "fleet"
+ROOT = Path(__file__).resolve().parents[1]
+PROVIDER_KEY = "__provider"
+
+
+def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    """A dict to a protobuf Struct with the encoder the host itself uses (secrets, unknowns)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
+
+
+def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct to a dict; secrets stay wrapped so tests can see them."""
+    return rpc.deserialize_properties(struct, keep_unknowns=True)
+
+
+def strip_secrets(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v for k, v in props.items()}
+
+
+def engine_view(struct: struct_pb2.Struct) -> struct_pb2.Struct:
+    """What the engine sends a provider that does not accept secrets: the same values, unmarked."""
+    return to_struct(strip_secrets(from_struct(struct)))
+
+
+class CheckFailed(Exception):
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {r}" for p, r in failures))
+        self.failures = failures
+
+
+class ProviderHost:
+    """One `python -m pulumi.dynamic` process, its stdout and stderr kept in files for inspection."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="mvp-host-")
+        self.stderr_path = Path(self._dir.name) / "stderr"
+        self.stdout_path = Path(self._dir.name) / "stdout"
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+            "PYTHONPATH": str(ROOT),
+            "PULUMI_PROJECT": PROJECT,
+            **(env or {}),
+        }
+        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - kept open for the process' life
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=full_env,
+            cwd=str(ROOT),
+        )
+        assert self.proc.stdout is not None
+        port = int(self.proc.stdout.readline())
+        # Keep draining stdout (print() output of providers) so a chatty provider cannot block.
+        self._stdout_chunks: list[bytes] = []
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(self.channel).result(timeout=20)
+        self.stub = pbg.ResourceProviderStub(self.channel)
+
+    def _drain_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            self._stdout_chunks.append(chunk)
+
+    def output_text(self) -> str:
+        """Everything the host printed to stdout and stderr so far."""
+        self._stderr.flush()
+        return b"".join(self._stdout_chunks).decode("utf-8", "replace") + self.stderr_path.read_text(
+            "utf-8", "replace"
+        )
+
+    def configure(self, config: dict[str, str]) -> None:
+        self.stub.Configure(pb.ConfigureRequest(args=to_struct(config)))
+
+    def close(self) -> None:
+        self.channel.close()
+        self.proc.kill()
+        self.proc.wait()
+        self._stderr.close()
+        self._dir.cleanup()
+
+
+def urn_for(type_token: str, name: str) -> str:
+    return f"urn:pulumi:dev::{PROJECT}::{type_token}::{name}"
+
+
+@dataclass
+class State:
+    """What the engine keeps for one resource: id, stored inputs and outputs (as sent back to us)."""
+
+    id: str
+    urn: str
+    inputs: struct_pb2.Struct
+    outputs: struct_pb2.Struct
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def outs(self) -> dict[str, Any]:
+        return from_struct(self.outputs)
+
+    @property
+    def ins(self) -> dict[str, Any]:
+        return from_struct(self.inputs)
+
+
+class Engine:
+    """The engine's steps for one resource kind, through a ProviderHost."""
+
+    def __init__(self, host: ProviderHost, provider: Any, type_token: str) -> None:
+        self.host = host
+        self.stub = host.stub
+        self.provider_str = serialize_provider(provider)
+        self.type_token = type_token
+
+    def news(self, inputs: dict[str, Any]) -> struct_pb2.Struct:
+        return to_struct({**{k: v for k, v in inputs.items() if v is not None}, PROVIDER_KEY: self.provider_str})
+
+    def check(self, inputs: dict[str, Any], olds: struct_pb2.Struct | None = None, name: str = "r") -> Any:
+        req = pb.CheckRequest(
+            urn=urn_for(self.type_token, name),
+            olds=olds if olds is not None else to_struct({}),
+            news=engine_view(self.news(inputs)),
+        )
+        resp = self.stub.Check(req)
+        if resp.failures:
+            raise CheckFailed([(f.property, f.reason) for f in resp.failures])
+        return resp
+
+    def create(self, inputs: dict[str, Any], name: str = "r") -> State:
+        urn = urn_for(self.type_token, name)
+        checked = self.check(inputs, name=name).inputs
+        resp = self.stub.Create(pb.CreateRequest(urn=urn, properties=engine_view(checked)))
+        assert resp.id, "a create must return an id"
+        return State(resp.id, urn, checked, resp.properties, ["create"])
+
+    def diff(self, state: State, inputs: dict[str, Any]) -> tuple[Any, struct_pb2.Struct]:
+        checked = self.check(inputs, olds=state.inputs).inputs
+        resp = self.stub.Diff(
+            pb.DiffRequest(id=state.id, urn=state.urn, olds=engine_view(state.outputs), news=engine_view(checked))
+        )
+        return resp, checked
+
+    def preview(self, state: State, inputs: dict[str, Any]) -> Any:
+        return self.diff(state, inputs)[0]
+
+    def up(self, state: State, inputs: dict[str, Any]) -> State:
+        """`pulumi up` with new inputs for an existing resource: no-op, update, or replace."""
+        resp, checked = self.diff(state, inputs)
+        if resp.changes != pb.DiffResponse.DIFF_SOME:
+            return State(state.id, state.urn, checked, state.outputs, [*state.history, "same"])
+        if not resp.replaces:
+            up = self.stub.Update(
+                pb.UpdateRequest(
+                    id=state.id,
+                    urn=state.urn,
+                    olds=engine_view(state.outputs),
+                    news=engine_view(checked),
+                )
+            )
+            return State(state.id, state.urn, checked, up.properties, [*state.history, "update"])
+        if resp.deleteBeforeReplace:
+            self.delete(state)
+            created = self.stub.Create(pb.CreateRequest(urn=state.urn, properties=engine_view(checked)))
+            step = "delete-create"
+        else:
+            created = self.stub.Create(pb.CreateRequest(urn=state.urn, properties=engine_view(checked)))
+            self.delete(state)
+            step = "create-delete"
+        return State(created.id, state.urn, checked, created.properties, [*state.history, step])
+
+    def refresh(self, state: State) -> State | None:
+        resp = self.stub.Read(
+            pb.ReadRequest(
+                id=state.id,
+                urn=state.urn,
+                properties=engine_view(state.outputs),
+                inputs=engine_view(state.inputs),
+            )
+        )
+        if not resp.id:
+            return None
+        inputs = resp.inputs if resp.HasField("inputs") else state.inputs
+        return State(resp.id, state.urn, inputs, resp.properties, [*state.history, "refresh"])
+
+    def delete(self, state: State) -> None:
+        self.stub.Delete(pb.DeleteRequest(id=state.id, urn=state.urn, properties=engine_view(state.outputs)))

@@ -146,7 +146,9 @@ class Engine:
         self.type_token = type_token
 
     def news(self, inputs: dict[str, Any]) -> struct_pb2.Struct:
-        return to_struct({**{k: v for k, v in inputs.items() if v is not None}, PROVIDER_KEY: self.provider_str})
+        return to_struct(
+            {**{k: v for k, v in inputs.items() if v is not None}, PROVIDER_KEY: self.provider_str}
+        )
 
     def check(self, inputs: dict[str, Any], olds: struct_pb2.Struct | None = None, name: str = "r") -> Any:
         req = pb.CheckRequest(
@@ -169,7 +171,9 @@ class Engine:
     def diff(self, state: State, inputs: dict[str, Any]) -> tuple[Any, struct_pb2.Struct]:
         checked = self.check(inputs, olds=state.inputs).inputs
         resp = self.stub.Diff(
-            pb.DiffRequest(id=state.id, urn=state.urn, olds=engine_view(state.outputs), news=engine_view(checked))
+            pb.DiffRequest(
+                id=state.id, urn=state.urn, olds=engine_view(state.outputs), news=engine_view(checked)
+            )
         )
         return resp, checked
 

@@ -84,8 +84,16 @@ def plain_outs(state: State) -> dict:
 # -- pickling -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [AccountConfigProvider, DeviceConfigProvider, AccountSecretProvider,
-                                 DeviceSecretProvider, ApiKeyProvider])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        AccountConfigProvider,
+        DeviceConfigProvider,
+        AccountSecretProvider,
+        DeviceSecretProvider,
+        ApiKeyProvider,
+    ],
+)
 def test_pickled_provider_is_small_and_holds_no_client_or_credentials(cls, emulator, monkeypatch):
     from pulumi.dynamic import Config, ConfigureRequest
 
@@ -93,8 +101,16 @@ def test_pickled_provider_is_small_and_holds_no_client_or_credentials(cls, emula
     assert len(fresh) < 200
     provider = cls()
     provider.configure(
-        ConfigureRequest(Config({"twilio:authToken": "canary-token-4711", "twilio:accountSid": "AC" + "1" * 32,
-                                 "twilio:endpoint": emulator.url}, "fleet"))
+        ConfigureRequest(
+            Config(
+                {
+                    "twilio:authToken": "canary-token-4711",
+                    "twilio:accountSid": "AC" + "1" * 32,
+                    "twilio:endpoint": emulator.url,
+                },
+                "fleet",
+            )
+        )
     )
     provider.client()  # built and cached on the instance
     used = serialize_provider(provider)

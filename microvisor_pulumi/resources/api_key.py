@@ -58,13 +58,15 @@ class ApiKeyProvider(SchemaProvider):
     def _known(self) -> set[str]:
         known: set[str] | None = getattr(self, "_known_sids", None)
         if known is None:
-            known = self._known_sids = set()
+            known = set()
+            self._known_sids = known
         return known
 
     def _inflight(self) -> dict[tuple[str, str], int]:
         inflight: dict[tuple[str, str], int] | None = getattr(self, "_inflight_creates", None)
         if inflight is None:
-            inflight = self._inflight_creates = {}
+            inflight = {}
+            self._inflight_creates = inflight
         return inflight
 
     def outputs(self, account_sid: str, remote: Mapping[str, Any], key_secret: Any) -> dict[str, Any]:

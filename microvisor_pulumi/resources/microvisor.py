@@ -17,8 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from microvisor_pulumi._twilio import Conflict, InvalidInput, NotFound, TwilioError
 from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError, SchemaProvider
-from microvisor_pulumi.resources._resource import TwilioResource
-from microvisor_pulumi.resources._resource import encoded_input
+from microvisor_pulumi.resources._resource import TwilioResource, encoded_input
 from microvisor_pulumi.resources._schema import (
     Prop,
     Schema,
@@ -34,6 +33,8 @@ from microvisor_pulumi.resources._schema import (
 # A secret found after an ambiguous create counts as ours if it was rotated this close to our
 # first attempt (allowing for clock skew between this machine and Twilio).
 _OURS_WINDOW_SECONDS = 300.0
+# Guards the per-process cache of resolved devices.
+_DEVICE_LOCK = threading.Lock()
 
 
 class _Taken(Exception):
@@ -100,10 +101,12 @@ class _ItemProvider(SchemaProvider):
 
     # -- devices: resolved once per device per process ---------------------------------------------
     def device(self, name_or_sid: str) -> dict[str, Any]:
-        cache: dict[str, dict[str, Any]] | None = getattr(self, "_devices", None)
-        if cache is None:
-            cache = self._devices = {}
-        found = cache.get(name_or_sid)
+        with _DEVICE_LOCK:
+            cache: dict[str, dict[str, Any]] | None = getattr(self, "_devices", None)
+            if cache is None:
+                cache = {}
+                self._devices = cache
+            found = cache.get(name_or_sid)
         if found is None:
             try:
                 remote = self.client().fetch_device(name_or_sid)
@@ -163,7 +166,9 @@ class _ItemProvider(SchemaProvider):
         rotated = _parse_iso(remote.get("date_rotated"))
         return rotated is not None and rotated >= started - _OURS_WINDOW_SECONDS
 
-    def _take_over(self, ident: str, key: str, value: str, sid: str | None, overwrite: bool) -> dict[str, Any]:
+    def _take_over(
+        self, ident: str, key: str, value: str, sid: str | None, overwrite: bool
+    ) -> dict[str, Any]:
         if not overwrite:
             raise AlreadyExists(
                 f"{self.describe(ident)}: the key already exists in Twilio. Set overwrite=True to take it "
@@ -261,9 +266,6 @@ class _ItemProvider(SchemaProvider):
             self.fail(id_, err, "delete")
 
 
-_DEVICE_LOCK = threading.Lock()
-
-
 class AccountConfigProvider(_ItemProvider):
     schema = _item_schema("AccountConfig", device=False, secret_value=False)
     collection = "Configs"
@@ -294,7 +296,9 @@ _CONFIG_OUTPUTS = ("key", "value", "date_updated", "url")
 _SECRET_OUTPUTS = ("key", "value", "date_rotated", "url")
 
 
-def _item_inputs(device_sid: Any, key: Any, value: Any, overwrite: Any, *, secret_value: bool) -> dict[str, Any]:
+def _item_inputs(
+    device_sid: Any, key: Any, value: Any, overwrite: Any, *, secret_value: bool
+) -> dict[str, Any]:
     value = encoded_input(value)
     inputs: dict[str, Any] = {"key": key, "value": value, "overwrite": overwrite}
     if secret_value and value is not None:

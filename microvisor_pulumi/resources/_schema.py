@@ -102,9 +102,15 @@ def _text_problem(value: Any, *, max_len: int, min_len: int = 1, allow_control: 
     return None
 
 
+def _dot_segment(value: str) -> str | None:
+    # HTTP clients resolve "." and ".." path segments before sending, whatever the escaping, so such
+    # a key would address another URL.
+    return "must not be '.' or '..' (it would address another URL)" if value in (".", "..") else None
+
+
 def check_key(value: Any) -> str | None:
     """Keys are 1 to 100 characters of printable text."""
-    return _text_problem(value, max_len=KEY_MAX)
+    return _text_problem(value, max_len=KEY_MAX) or _dot_segment(value)
 
 
 def check_value(value: Any) -> str | None:
@@ -123,7 +129,7 @@ def check_device(value: Any) -> str | None:
         return f"looks like a Device SID but is not UV followed by 32 hex digits ({len(value)} characters)"
     if value != value.strip():
         return "must not start or end with white space"
-    return None
+    return _dot_segment(value)
 
 
 def check_friendly_name(value: Any) -> str | None:

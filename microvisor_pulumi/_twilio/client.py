@@ -1,0 +1,621 @@
+"""The one HTTP transport to Twilio: sessions, retries, error mapping and paging.
+
+Design points (each one is a past or likely bug):
+
+* Retries are urllib3's ``Retry`` mounted through ``requests``' ``HTTPAdapter`` (no home-grown loop),
+  with two policies: *retry* (GET, DELETE, update POST) retries 429/5xx, connect and read failures
+  with jittered exponential backoff and a capped ``Retry-After``, bounded by a total time budget;
+  *once* (create POST) retries only failures that happen before the request is sent, because a
+  create that may have reached Twilio must never be sent twice.
+* Each thread gets its own ``requests.Session`` pair (one per policy, sharing one connection pool),
+  so keep-alive connections are reused and no mutable state is shared between threads.
+* Errors are built from status code and a scrubbed server message only; no exception keeps the
+  request or response, and none is chained to a ``requests`` exception (whose text holds URLs).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import platform
+import random
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Mapping
+from http import HTTPStatus
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.util.retry import Retry
+
+from microvisor_pulumi._twilio.endpoints import Record, TwilioEndpoints
+from microvisor_pulumi._twilio.errors import (
+    AuthFailed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MissingCredentials,
+    NetworkError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+    TwilioError,
+)
+from microvisor_pulumi._twilio.hosts import base_url, rebase
+from microvisor_pulumi._twilio.settings import Settings
+from microvisor_pulumi._version import __version__
+
+USER_AGENT = (
+    f"microvisor-pulumi/{__version__} ({platform.system()} {platform.machine()}) "
+    f"Python/{platform.python_version()}"
+)
+
+#: Statuses worth another attempt: throttling and transient server or gateway failures.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_STATUS_ERRORS: dict[int, type[TwilioError]] = {
+    400: InvalidInput,
+    401: AuthFailed,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidInput,
+    429: RateLimited,
+}
+# Sent form values shorter than this are not scrubbed: "true", "abc" would blank out ordinary words.
+_MIN_SCRUB_LENGTH = 4
+_MAX_MESSAGE_LENGTH = 500
+
+_R = TypeVar("_R", bound="BudgetRetry")
+
+
+class BudgetRetry(Retry):
+    """urllib3 ``Retry`` with jittered backoff, a capped ``Retry-After`` and a total time budget.
+
+    ``started()`` returns a copy whose clock starts now; ``increment`` refuses another attempt when
+    the time spent so far plus the coming sleep would exceed ``budget_seconds``. The sleep is chosen
+    once in ``increment`` (so the budget check and the actual sleep agree despite the jitter).
+    """
+
+    # Retry-After is only meaningful for these; 413 (urllib3's default extra) is never transient here.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def __init__(
+        self,
+        *args: Any,
+        backoff_cap: float = 8.0,
+        retry_after_cap: float = 30.0,
+        budget_seconds: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        self.budget_seconds = budget_seconds
+        self.started_at: float | None = None
+        self.planned_sleep = 0.0
+
+    def new(self: _R, **kw: Any) -> _R:
+        fresh = super().new(**kw)
+        fresh.backoff_cap = self.backoff_cap
+        fresh.retry_after_cap = self.retry_after_cap
+        fresh.budget_seconds = self.budget_seconds
+        fresh.started_at = self.started_at
+        return fresh
+
+    def started(self: _R) -> _R:
+        """A copy of this policy whose time budget starts now (one per request)."""
+        fresh = self.new()
+        fresh.started_at = time.monotonic()
+        return fresh
+
+    def get_backoff_time(self) -> float:
+        # "Equal jitter": half the exponential step is fixed, half random, so concurrent callers
+        # spread out but every caller still backs off. Unlike urllib3's default the first retry
+        # waits too (factor * 1).
+        attempts = len(self.history)
+        if attempts == 0:
+            return 0.0
+        step = min(self.backoff_cap, self.backoff_factor * (2 ** (attempts - 1)))
+        return step / 2 + random.uniform(0, step / 2)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        header = response.headers.get("Retry-After")
+        if header is None:
+            return None
+        try:
+            seconds = float(self.parse_retry_after(header))
+        except Exception:
+            return None  # a malformed hint falls back to our own backoff
+        return min(seconds, self.retry_after_cap)
+
+    def _next_sleep(self, response: Any) -> float:
+        if self.respect_retry_after_header and response is not None:
+            hinted = self.get_retry_after(response)
+            if hinted is not None:
+                return hinted
+        return self.get_backoff_time()
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> BudgetRetry:
+        fresh = super().increment(method, url, response, error, _pool, _stacktrace)
+        delay = fresh._next_sleep(response)
+        if self.started_at is not None and time.monotonic() - self.started_at + delay > self.budget_seconds:
+            # Same exception urllib3 raises when the counters run out: for a response it hands the
+            # response back (raise_on_status=False), for an error it surfaces that error.
+            reason = error or ResponseError(f"retry budget of {self.budget_seconds:g} s exhausted")
+            raise MaxRetryError(_pool, url or "", reason) from reason
+        fresh.planned_sleep = delay
+        return fresh
+
+    def sleep(self, response: Any = None) -> None:
+        if self.planned_sleep > 0:
+            time.sleep(self.planned_sleep)
+
+
+class _PolicyAdapter(HTTPAdapter):
+    """HTTPAdapter that restarts its retry policy's time budget for each request it sends.
+
+    Safe only because every adapter belongs to one thread's session (see ``TwilioClient``).
+    """
+
+    def __init__(self, policy: BudgetRetry, share_pool_with: _PolicyAdapter | None = None) -> None:
+        super().__init__(max_retries=policy, pool_connections=4, pool_maxsize=4)
+        self.policy = policy
+        if share_pool_with is not None:
+            # Both policies of a thread use the same keep-alive connections: urllib3 takes the retry
+            # object per call, not per pool, so one pool serves both.
+            self.poolmanager = share_pool_with.poolmanager
+            self.proxy_manager = share_pool_with.proxy_manager
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        self.max_retries = self.policy.started()
+        return super().send(request, *args, **kwargs)
+
+
+class TwilioClient(TwilioEndpoints):
+    """HTTP client for Twilio's Microvisor, API v2010 and IAM products; knows nothing about Pulumi.
+
+    One instance may be shared by many threads. It holds credentials and live connections, so it
+    refuses to be pickled or copied. ``close()`` (or a ``with`` block) closes every connection.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backoff_factor: float = 0.25,
+        backoff_max: float = 8.0,
+        retry_after_max: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        common: dict[str, Any] = {
+            "redirect": 0,
+            "raise_on_redirect": False,
+            "raise_on_status": False,  # we map the final response ourselves
+            "backoff_factor": backoff_factor,
+            "backoff_cap": backoff_max,
+            "retry_after_cap": retry_after_max,
+            "budget_seconds": settings.retry_max_seconds,
+        }
+        n = settings.max_retries
+        self._retry_policy = BudgetRetry(
+            total=n,
+            connect=n,
+            read=n,
+            status=n,
+            other=0,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"}),
+            respect_retry_after_header=True,
+            **common,
+        )
+        # Only connect failures (urllib3: nothing was sent) are retried; a read error or any
+        # status may mean Twilio already created the resource.
+        self._once_policy = BudgetRetry(
+            total=n,
+            connect=n,
+            read=0,
+            status=0,
+            other=0,
+            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"}),
+            respect_retry_after_header=False,
+            **common,
+        )
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._generation = 0
+        # Weak: a finished thread's sessions go away with its thread-local storage.
+        self._open_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every pooled connection of every thread; the client opens new ones if used again."""
+        with self._lock:
+            self._generation += 1
+            sessions = list(self._open_sessions)
+            self._open_sessions.clear()
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> TwilioClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError(
+            "TwilioClient cannot be pickled or copied: it holds credentials and live connections. "
+            "Keep it out of Pulumi state and build a new one from Settings where needed."
+        )
+
+    def __reduce__(self) -> NoReturn:
+        self.__reduce_ex__(None)
+
+    def __getstate__(self) -> NoReturn:
+        self.__reduce_ex__(None)
+
+    def __repr__(self) -> str:
+        return f"TwilioClient({self.settings!r})"
+
+    @property
+    def account_sid(self) -> str:
+        """The configured Account SID (needed in v2010 and IAM paths); raises MissingCredentials."""
+        if not self.settings.account_sid:
+            raise MissingCredentials(
+                "No Twilio Account SID configured: set the Pulumi config key twilio:accountSid or the "
+                "environment variable TWILIO_ACCOUNT_SID (required with API key credentials, "
+                "twilio:apiKey/twilio:apiSecret or TWILIO_API_KEY/TWILIO_API_SECRET)."
+            )
+        return self.settings.account_sid
+
+    def base_url(self, product: str) -> str:
+        """Base URL of ``product`` after region/edge rewriting or the endpoint override."""
+        return base_url(product, self.settings)
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def _session(self, retry: bool) -> requests.Session:
+        state = getattr(self._local, "state", None)
+        if state is None or state[0] != self._generation:
+            retry_adapter = _PolicyAdapter(self._retry_policy)
+            once_adapter = _PolicyAdapter(self._once_policy, share_pool_with=retry_adapter)
+            sessions = (self._new_session(retry_adapter), self._new_session(once_adapter))
+            with self._lock:
+                self._open_sessions.update(sessions)
+                state = (self._generation, *sessions)
+            self._local.state = state
+        return state[1] if retry else state[2]
+
+    @staticmethod
+    def _new_session(adapter: _PolicyAdapter) -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Charset": "utf-8"}
+        )
+        return session
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        product: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        retry: bool | None = None,
+    ) -> Record | None:
+        """Call ``method`` on ``product``'s ``path`` (already percent-encoded, starting with ``/``).
+
+        ``params`` go in the query, ``data`` as a form (PascalCase keys; bools as ``true``/``false``;
+        None dropped). ``retry=None`` retries idempotent methods only, i.e. not POST. Returns the
+        parsed JSON object, or None for 204/empty. Raises a :class:`TwilioError` subclass.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        method = method.upper()
+        if retry is None:
+            retry = method in _IDEMPOTENT_METHODS
+        return self._send(method, self.base_url(product) + path, params, data, retry)
+
+    def iter_list(
+        self,
+        product: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Record]:
+        """Yield every record of a list endpoint, following next-page links until there are none.
+
+        Understands the Microvisor/IAM shape (records under ``meta.key``, absolute
+        ``meta.next_page_url``) and the v2010 shape (one list-valued key, relative
+        ``next_page_uri``). Next-page links are re-based onto our base URL so an endpoint override
+        or region keeps applying.
+        """
+        base = self.base_url(product)
+        query: dict[str, Any] | None = dict(params or {})
+        if page_size is not None:
+            query = {**(query or {}), "PageSize": page_size}
+        url = base + path
+        seen = {url}
+        while True:
+            page = self._send("GET", url, query, None, True)
+            if page is None:
+                return
+            records, next_ref = _page_parts(page, url)
+            yield from records
+            if not next_ref:
+                return
+            url = rebase(next_ref, base)
+            query = None  # the next-page link carries the whole query, page token included
+            if url in seen:
+                raise TwilioError("list paging loops: the next page repeats an earlier one", path=_path(url))
+            seen.add(url)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        retry: bool,
+    ) -> Record | None:
+        path = _path(url)
+        auth = self.settings.basic_auth()  # MissingCredentials before any network traffic
+        form = _encode_form(data)
+        session = self._session(retry)
+        response: requests.Response | None = None
+        failure: TwilioError | None = None
+        try:
+            response = session.request(
+                method,
+                url,
+                params=_encode_form(params),
+                data=form,
+                # requests drops a header set to None: Twilio's SDK sends no Accept on DELETE.
+                headers={"Accept": None} if method == "DELETE" else None,
+                auth=auth,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            failure = self._network_error(exc, method, path, url, sent_once=not retry)
+        if failure is not None:
+            # Raised outside the except block so neither __cause__ nor __context__ holds the
+            # requests exception (its text and attributes carry URLs and the prepared request).
+            raise failure
+        assert response is not None
+        status, reason, headers, content = (
+            response.status_code,
+            response.reason,
+            response.headers,
+            response.content,
+        )
+        if 200 <= status < 300:
+            return _parse_success(status, content, method, path)
+        scrub = [*self.settings.secrets(), *(form or {}).values()]
+        raise _error_from_response(status, reason, headers, content, method, path, scrub)
+
+    def _network_error(
+        self, exc: requests.RequestException, method: str, path: str, url: str, *, sent_once: bool
+    ) -> TwilioError:
+        host = urlsplit(url).netloc
+        inner: BaseException | None = (
+            exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        )
+        if isinstance(inner, MaxRetryError):
+            inner = inner.reason
+        after_send = False
+        cls: type[TwilioError] = NetworkError
+        if isinstance(exc, requests.ConnectTimeout) or (
+            isinstance(inner, ConnectTimeoutError) and not isinstance(inner, NewConnectionError)
+        ):
+            cls, what = Timeout, f"could not connect to {host} within {self.settings.connect_timeout:g} s"
+        elif isinstance(exc, requests.ReadTimeout) or isinstance(inner, ReadTimeoutError):
+            cls, what = Timeout, f"no response from {host} within {self.settings.read_timeout:g} s"
+            after_send = True
+        elif isinstance(inner, NameResolutionError):
+            what = f"could not resolve host {host}"
+        elif isinstance(inner, NewConnectionError):
+            cause = inner.__cause__ or inner.__context__
+            detail = getattr(cause, "strerror", None) or type(cause or inner).__name__
+            what = f"could not connect to {host} ({detail})"
+        elif isinstance(exc, requests.exceptions.SSLError):
+            what = f"TLS handshake with {host} failed"
+        elif isinstance(inner, ProtocolError) or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            cause_name = next(
+                (type(a).__name__ for a in getattr(inner, "args", ()) if isinstance(a, BaseException)),
+                type(inner or exc).__name__,
+            )
+            what = f"connection to {host} dropped before a full response arrived ({cause_name})"
+            after_send = True
+        elif isinstance(exc, requests.ConnectionError):
+            what = f"connection to {host} failed ({type(inner or exc).__name__})"
+        else:
+            cls, what = TwilioError, f"request could not be made ({type(exc).__name__})"
+        retried = (
+            isinstance(exc.args[0] if exc.args else None, MaxRetryError) and self.settings.max_retries > 0
+        )
+        if retried and not (after_send and sent_once):
+            what += "; retries exhausted"
+        if after_send and sent_once:
+            what += "; not retried because Twilio may have received it: check before repeating it"
+        return cls(what, method=method, path=path)
+
+
+def _path(url: str) -> str:
+    """Path of a URL without host or query: what errors show (queries may carry tokens)."""
+    return urlsplit(url).path or "/"
+
+
+def _encode_form(values: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Twilio's form encoding: drop None, booleans as true/false, dicts and lists as JSON text."""
+    if values is None:
+        return None
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (dict, list)):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _page_parts(page: Record, url: str) -> tuple[list[Record], str | None]:
+    """Records and next-page link of one list page, in either of Twilio's two paging shapes."""
+    meta = page.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("key"), str):
+        # Microvisor / IAM: {"configs": [...], "meta": {"key": "configs", "next_page_url": abs-url}}
+        records = page.get(meta["key"]) or []
+        next_ref = meta.get("next_page_url")
+    else:
+        # API v2010: {"keys": [...], "next_page_uri": "/2010-04-01/...", "first_page_uri": ...}
+        lists = [k for k, v in page.items() if isinstance(v, list) and not k.endswith(("_uri", "_url"))]
+        if len(lists) != 1:
+            raise TwilioError(
+                f"cannot tell which field holds the records of this list page (list fields: {sorted(lists)})",
+                path=_path(url),
+            )
+        records = page[lists[0]]
+        next_ref = page.get("next_page_uri")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise TwilioError("list page records are not JSON objects", path=_path(url))
+    return records, next_ref if isinstance(next_ref, str) and next_ref else None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown Status"
+
+
+def _parse_success(status: int, content: bytes, method: str, path: str) -> Record | None:
+    if status == 204 or not content.strip():
+        return None
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise TwilioError(
+            f"HTTP {status} {_phrase(status)} but the body is not a JSON object",
+            status=status,
+            method=method,
+            path=path,
+        )
+    return body
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    # A server may echo the raw form body, so the percent-encoded spellings are blanked as well.
+    variants = {
+        v for s in secrets if len(s) >= _MIN_SCRUB_LENGTH for v in (s, quote(s, safe=""), quote_plus(s))
+    }
+    # Longest first, so a secret containing a shorter sent value is blanked whole.
+    for secret in sorted(variants, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())  # one line, whatever the server sent
+    if len(text) > _MAX_MESSAGE_LENGTH:
+        text = text[: _MAX_MESSAGE_LENGTH - 3] + "..."
+    return text
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def _error_from_response(
+    status: int,
+    reason: str | None,
+    headers: Mapping[str, str],
+    content: bytes,
+    method: str,
+    path: str,
+    scrub: list[str],
+) -> TwilioError:
+    """Map a non-2xx response to its error class, from Twilio's legacy or RFC 9457 error body."""
+    cls = _STATUS_ERRORS.get(status) or (ServerError if 500 <= status < 600 else TwilioError)
+    try:
+        body = json.loads(content) if content.strip() else None
+    except ValueError:
+        body = None
+    message: str | None = None
+    code: int | None = None
+    more_info: str | None = None
+    if isinstance(body, dict):
+        raw_code = body.get("code")
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+            code = raw_code
+        elif isinstance(raw_code, str) and raw_code.isdigit():
+            code = int(raw_code)
+        texts = [
+            t
+            for t in (body.get("message"), body.get("title"), body.get("detail"))
+            if isinstance(t, str) and t
+        ]
+        if texts:
+            message = texts[0]
+            extra = next((t for t in texts[1:] if t not in message), None)
+            if extra:
+                message = f"{message.rstrip('.')}: {extra}"
+        link = body.get("more_info") or body.get("type")
+        if isinstance(link, str) and link.startswith(("https://", "http://")):
+            more_info = _scrub(link, scrub)
+    if message is not None:
+        message = _scrub(message, scrub)
+    else:
+        kind = "non-JSON response" if content.strip() and body is None else "no error details"
+        message = f"HTTP {status} {_phrase(status)} ({kind})"
+    if 300 <= status < 400:
+        message += " (redirects are not followed)"
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "more_info": more_info,
+        "method": method,
+        "path": path,
+    }
+    if cls is RateLimited:
+        kwargs["retry_after"] = _retry_after(headers)
+    return cls(message, **kwargs)

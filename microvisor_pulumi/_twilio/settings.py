@@ -1,0 +1,153 @@
+"""Connection settings for the Twilio HTTP layer, resolved from Pulumi config and the environment."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from microvisor_pulumi._twilio.errors import MissingCredentials
+from microvisor_pulumi._twilio.hosts import normalize_endpoint
+
+# (config key, environment variable) for every setting; config always wins over the environment.
+_KEYS: dict[str, tuple[str, str]] = {
+    "account_sid": ("twilio:accountSid", "TWILIO_ACCOUNT_SID"),
+    "auth_token": ("twilio:authToken", "TWILIO_AUTH_TOKEN"),
+    "api_key": ("twilio:apiKey", "TWILIO_API_KEY"),
+    "api_secret": ("twilio:apiSecret", "TWILIO_API_SECRET"),
+    "region": ("twilio:region", "TWILIO_REGION"),
+    "edge": ("twilio:edge", "TWILIO_EDGE"),
+    "endpoint": ("twilio:endpoint", "TWILIO_ENDPOINT"),
+    "connect_timeout": ("twilio:connectTimeout", "TWILIO_CONNECT_TIMEOUT"),
+    "read_timeout": ("twilio:readTimeout", "TWILIO_READ_TIMEOUT"),
+    "max_retries": ("twilio:maxRetries", "TWILIO_MAX_RETRIES"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach Twilio: credentials, region/edge or endpoint override, timeouts and retry budget.
+
+    Credentials are either an API key pair (``api_key`` + ``api_secret``, with ``account_sid`` for
+    the account-scoped paths) or the account pair (``account_sid`` + ``auth_token``). The two secret
+    fields are left out of ``repr``. Build one with :meth:`resolve` rather than by hand.
+    """
+
+    account_sid: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    region: str | None = None
+    edge: str | None = None
+    endpoint: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_retries: int = 4
+    retry_max_seconds: float = 60.0
+
+    @classmethod
+    def resolve(
+        cls,
+        config: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from Pulumi config (``twilio:*`` keys) first, then environment variables.
+
+        The secret pair comes whole from the first source (config, then environment) holding a
+        complete pair, an API key pair beating an account pair within one source, so a stack's
+        config is never combined with a stray shell variable. When the account pair is chosen its
+        Account SID comes from the same source. Everything else resolves field by field. Empty
+        strings count as unset. Bad numbers raise ``ValueError`` naming the key; missing credentials
+        never raise here (``basic_auth`` does, when a call needs them).
+        """
+        cfg = _clean(config or {})
+        env = _clean(os.environ if environ is None else environ)
+        sources = ((cfg, 0), (env, 1))  # index into the (config key, env var) pair
+
+        def pick(name: str) -> str | None:
+            for source, idx in sources:
+                value = source.get(_KEYS[name][idx])
+                if value is not None:
+                    return value
+            return None
+
+        account_sid = pick("account_sid")
+        auth_token = api_key = api_secret = None
+        for source, idx in sources:
+            key, secret = source.get(_KEYS["api_key"][idx]), source.get(_KEYS["api_secret"][idx])
+            if key and secret:
+                api_key, api_secret = key, secret
+                break
+            sid, token = source.get(_KEYS["account_sid"][idx]), source.get(_KEYS["auth_token"][idx])
+            if sid and token:
+                account_sid, auth_token = sid, token
+                break
+
+        endpoint = pick("endpoint")
+        if endpoint is not None:
+            endpoint = normalize_endpoint(endpoint, key=_origin("endpoint", cfg))
+        defaults = cls()
+
+        def seconds(name: str, default: float) -> float:
+            return _seconds(pick(name), _origin(name, cfg), default)
+
+        return cls(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            api_key=api_key,
+            api_secret=api_secret,
+            region=pick("region"),
+            edge=pick("edge"),
+            endpoint=endpoint,
+            connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
+            read_timeout=seconds("read_timeout", defaults.read_timeout),
+            max_retries=_count(pick("max_retries"), _origin("max_retries", cfg), defaults.max_retries),
+        )
+
+    def basic_auth(self) -> tuple[str, str]:
+        """The HTTP Basic (username, password): the API key pair if set, else the account pair."""
+        if self.api_key and self.api_secret:
+            return (self.api_key, self.api_secret)
+        if self.account_sid and self.auth_token:
+            return (self.account_sid, self.auth_token)
+        raise MissingCredentials()
+
+    def secrets(self) -> tuple[str, ...]:
+        """The non-empty secret strings, which must never appear in an error message or log."""
+        return tuple(s for s in (self.auth_token, self.api_secret) if s)
+
+
+def _clean(source: Mapping[str, object]) -> dict[str, str]:
+    # Empty strings mean "unset" (e.g. `export TWILIO_REGION=` or an emptied config key).
+    return {k: str(v) for k, v in source.items() if v is not None and str(v) != ""}
+
+
+def _origin(name: str, cfg: Mapping[str, str]) -> str:
+    """The key a value came from, so an error names what the user must fix."""
+    config_key, env_var = _KEYS[name]
+    return config_key if config_key in cfg else env_var
+
+
+def _seconds(raw: str | None, key: str, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _count(raw: str | None, key: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{key} must be zero or more, got {raw!r}")
+    return value

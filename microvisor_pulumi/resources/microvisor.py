@@ -292,42 +292,35 @@ class DeviceSecretProvider(_ItemProvider):
 
 # -- the program side -----------------------------------------------------------------------------
 
-_CONFIG_OUTPUTS = ("key", "value", "date_updated", "url")
-_SECRET_OUTPUTS = ("key", "value", "date_rotated", "url")
 
+class _Item(TwilioResource):
+    """What the four Microvisor kinds share on the program side; subclasses name their provider."""
 
-def _item_inputs(
-    device_sid: Any, key: Any, value: Any, overwrite: Any, *, secret_value: bool
-) -> dict[str, Any]:
-    value = encoded_input(value)
-    inputs: dict[str, Any] = {"key": key, "value": value, "overwrite": overwrite}
-    if secret_value and value is not None:
-        inputs["value"] = pulumi.Output.secret(value)
-    if device_sid is not _NO_DEVICE:
-        inputs["device_sid"] = device_sid
-    return inputs
-
-
-_NO_DEVICE = object()
-
-
-class AccountConfig(TwilioResource, module="microvisor", name="AccountConfig"):
-    """An account-level Microvisor Config: a key/value pair every device on the account can fetch.
-
-    Inputs: ``key`` (1 to 100 characters), ``value`` (text of at most 4096 characters; ``bytes`` are
-    stored base64-encoded), ``overwrite`` (default False: creating a key that already exists fails;
-    True takes the existing config over and sets this value).
-    A new ``key`` replaces the config (the new one is created before the old one is deleted); a new
-    ``value`` is updated in place. Nothing here is secret: use AccountSecret for secrets.
-    Outputs: ``key``, ``value``, ``date_updated``, ``url``. The id is the key.
-    """
+    _provider: ClassVar[type[_ItemProvider]]
 
     key: pulumi.Output[str]
     value: pulumi.Output[str]
     overwrite: pulumi.Output[bool]
-    date_updated: pulumi.Output[str]
     url: pulumi.Output[str]
 
+    def _register(
+        self, resource_name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions | None
+    ) -> None:
+        provider = self._provider()
+        value = encoded_input(inputs["value"])
+        if provider.is_secret and value is not None:
+            # Secret even when the program passes a plain string.
+            value = pulumi.Output.secret(value)
+        inputs["value"] = value
+        dated = "date_rotated" if provider.is_secret else "date_updated"
+        outputs = ("device_sid", "device_name", "key", "value", dated, "url")
+        if not provider.device_scoped:
+            outputs = outputs[2:]
+        secret_outputs = ("value",) if provider.is_secret else ()
+        TwilioResource.__init__(self, provider, resource_name, inputs, outputs, opts, secret_outputs)
+
+
+class _AccountItem(_Item):
     def __init__(
         self,
         resource_name: str,
@@ -337,29 +330,12 @@ class AccountConfig(TwilioResource, module="microvisor", name="AccountConfig"):
         overwrite: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = _item_inputs(_NO_DEVICE, key, value, overwrite, secret_value=False)
-        super().__init__(AccountConfigProvider(), resource_name, inputs, _CONFIG_OUTPUTS, opts)
+        self._register(resource_name, {"key": key, "value": value, "overwrite": overwrite}, opts)
 
 
-class DeviceConfig(TwilioResource, module="microvisor", name="DeviceConfig"):
-    """A Microvisor Config of one device: a key/value pair that device fetches at run time.
-
-    Inputs: ``device_sid`` (the device's ``UV…`` SID or its unique name), ``key`` (1 to 100
-    characters), ``value`` (text of at most 4096 characters; ``bytes`` are stored base64-encoded),
-    ``overwrite`` (default False; True takes over a config that already exists).
-    A new device or key replaces the config; naming the same device by unique name instead of SID (or
-    the other way round) is no change. A new ``value`` is updated in place. Nothing here is secret.
-    Outputs: ``device_sid`` (always the resolved ``UV…`` SID), ``device_name``, ``key``, ``value``,
-    ``date_updated``, ``url``. The id is ``<UV sid>/<key>``.
-    """
-
+class _DeviceItem(_Item):
     device_sid: pulumi.Output[str]
     device_name: pulumi.Output[str | None]
-    key: pulumi.Output[str]
-    value: pulumi.Output[str]
-    overwrite: pulumi.Output[bool]
-    date_updated: pulumi.Output[str]
-    url: pulumi.Output[str]
 
     def __init__(
         self,
@@ -371,12 +347,42 @@ class DeviceConfig(TwilioResource, module="microvisor", name="DeviceConfig"):
         overwrite: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = _item_inputs(device_sid, key, value, overwrite, secret_value=False)
-        outputs = ("device_sid", "device_name", *_CONFIG_OUTPUTS)
-        super().__init__(DeviceConfigProvider(), resource_name, inputs, outputs, opts)
+        inputs = {"device_sid": device_sid, "key": key, "value": value, "overwrite": overwrite}
+        self._register(resource_name, inputs, opts)
 
 
-class AccountSecret(TwilioResource, module="microvisor", name="AccountSecret"):
+class AccountConfig(_AccountItem, module="microvisor", name="AccountConfig"):
+    """An account-level Microvisor Config: a key/value pair every device on the account can fetch.
+
+    Inputs: ``key`` (1 to 100 characters), ``value`` (text of at most 4096 characters; ``bytes`` are
+    stored base64-encoded), ``overwrite`` (default False: creating a key that already exists fails;
+    True takes the existing config over and sets this value).
+    A new ``key`` replaces the config (the new one is created before the old one is deleted); a new
+    ``value`` is updated in place. Nothing here is secret: use AccountSecret for secrets.
+    Outputs: ``key``, ``value``, ``date_updated``, ``url``. The id is the key.
+    """
+
+    _provider = AccountConfigProvider
+    date_updated: pulumi.Output[str]
+
+
+class DeviceConfig(_DeviceItem, module="microvisor", name="DeviceConfig"):
+    """A Microvisor Config of one device: a key/value pair that device fetches at run time.
+
+    Inputs: ``device_sid`` (the device's ``UV…`` SID or its unique name), ``key`` (1 to 100
+    characters), ``value`` (text of at most 4096 characters; ``bytes`` are stored base64-encoded),
+    ``overwrite`` (default False; True takes over a config that already exists).
+    A new device or key replaces the config; naming the same device by unique name instead of SID (or
+    the other way round) is no change. A new ``value`` is updated in place. Nothing here is secret.
+    Outputs: ``device_sid`` (always the resolved ``UV…`` SID), ``device_name``, ``key``, ``value``,
+    ``date_updated``, ``url``. The id is ``<UV sid>/<key>``.
+    """
+
+    _provider = DeviceConfigProvider
+    date_updated: pulumi.Output[str]
+
+
+class AccountSecret(_AccountItem, module="microvisor", name="AccountSecret"):
     """An account-level Microvisor Secret: write-only, every device on the account can fetch it.
 
     Inputs: ``key`` (1 to 100 characters), ``value`` (text of at most 4096 characters; ``bytes`` are
@@ -389,28 +395,11 @@ class AccountSecret(TwilioResource, module="microvisor", name="AccountSecret"):
     The id is the key.
     """
 
-    key: pulumi.Output[str]
-    value: pulumi.Output[str]
-    overwrite: pulumi.Output[bool]
+    _provider = AccountSecretProvider
     date_rotated: pulumi.Output[str]
-    url: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        key: pulumi.Input[str],
-        value: pulumi.Input[str | bytes],
-        overwrite: pulumi.Input[bool] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = _item_inputs(_NO_DEVICE, key, value, overwrite, secret_value=True)
-        super().__init__(
-            AccountSecretProvider(), resource_name, inputs, _SECRET_OUTPUTS, opts, secret_outputs=("value",)
-        )
 
 
-class DeviceSecret(TwilioResource, module="microvisor", name="DeviceSecret"):
+class DeviceSecret(_DeviceItem, module="microvisor", name="DeviceSecret"):
     """A Microvisor Secret of one device: write-only, only that device can fetch it.
 
     Inputs: ``device_sid`` (the device's ``UV…`` SID or its unique name), ``key`` (1 to 100
@@ -423,26 +412,5 @@ class DeviceSecret(TwilioResource, module="microvisor", name="DeviceSecret"):
     ``value`` (secret), ``date_rotated``, ``url``. The id is ``<UV sid>/<key>``.
     """
 
-    device_sid: pulumi.Output[str]
-    device_name: pulumi.Output[str | None]
-    key: pulumi.Output[str]
-    value: pulumi.Output[str]
-    overwrite: pulumi.Output[bool]
+    _provider = DeviceSecretProvider
     date_rotated: pulumi.Output[str]
-    url: pulumi.Output[str]
-
-    def __init__(
-        self,
-        resource_name: str,
-        *,
-        device_sid: pulumi.Input[str],
-        key: pulumi.Input[str],
-        value: pulumi.Input[str | bytes],
-        overwrite: pulumi.Input[bool] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        inputs = _item_inputs(device_sid, key, value, overwrite, secret_value=True)
-        outputs = ("device_sid", "device_name", *_SECRET_OUTPUTS)
-        super().__init__(
-            DeviceSecretProvider(), resource_name, inputs, outputs, opts, secret_outputs=("value",)
-        )

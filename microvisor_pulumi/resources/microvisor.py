@@ -296,7 +296,7 @@ class DeviceSecretProvider(_ItemProvider):
 class _Item(TwilioResource):
     """What the four Microvisor kinds share on the program side; subclasses name their provider."""
 
-    _provider: ClassVar[type[_ItemProvider]]
+    provider_class: ClassVar[type[_ItemProvider]]
 
     key: pulumi.Output[str]
     value: pulumi.Output[str]
@@ -306,14 +306,14 @@ class _Item(TwilioResource):
     def _register(
         self, resource_name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions | None
     ) -> None:
-        provider = self._provider()
+        provider = self.provider_class()
         value = encoded_input(inputs["value"])
         if provider.is_secret and value is not None:
             # Secret even when the program passes a plain string.
             value = pulumi.Output.secret(value)
         inputs["value"] = value
         dated = "date_rotated" if provider.is_secret else "date_updated"
-        outputs = ("device_sid", "device_name", "key", "value", dated, "url")
+        outputs: tuple[str, ...] = ("device_sid", "device_name", "key", "value", dated, "url")
         if not provider.device_scoped:
             outputs = outputs[2:]
         secret_outputs = ("value",) if provider.is_secret else ()
@@ -362,7 +362,7 @@ class AccountConfig(_AccountItem, module="microvisor", name="AccountConfig"):
     Outputs: ``key``, ``value``, ``date_updated``, ``url``. The id is the key.
     """
 
-    _provider = AccountConfigProvider
+    provider_class = AccountConfigProvider
     date_updated: pulumi.Output[str]
 
 
@@ -378,7 +378,7 @@ class DeviceConfig(_DeviceItem, module="microvisor", name="DeviceConfig"):
     ``date_updated``, ``url``. The id is ``<UV sid>/<key>``.
     """
 
-    _provider = DeviceConfigProvider
+    provider_class = DeviceConfigProvider
     date_updated: pulumi.Output[str]
 
 
@@ -395,7 +395,7 @@ class AccountSecret(_AccountItem, module="microvisor", name="AccountSecret"):
     The id is the key.
     """
 
-    _provider = AccountSecretProvider
+    provider_class = AccountSecretProvider
     date_rotated: pulumi.Output[str]
 
 
@@ -412,5 +412,5 @@ class DeviceSecret(_DeviceItem, module="microvisor", name="DeviceSecret"):
     ``value`` (secret), ``date_rotated``, ``url``. The id is ``<UV sid>/<key>``.
     """
 
-    _provider = DeviceSecretProvider
+    provider_class = DeviceSecretProvider
     date_rotated: pulumi.Output[str]

@@ -28,7 +28,9 @@ from microvisor_pulumi._twilio import (
     AuthFailed,
     Forbidden,
     MissingCredentials,
+    RateLimited,
     Settings,
+    Timeout,
     TwilioClient,
     TwilioError,
 )
@@ -49,6 +51,9 @@ CONFIG_KEYS = (
     "twilio:maxRetries",
 )
 
+# After a create timed out, wait this long at most for the request to land before looking for it.
+_TIMEOUT_SETTLE_MAX = 10.0
+
 # One lock for building clients: contention happens once per provider per process.
 _CLIENT_LOCK = threading.Lock()
 
@@ -61,7 +66,7 @@ class AlreadyExists(MicrovisorPulumiError):
     """create found the key taken and overwrite was not set."""
 
 
-def _hint(err: TwilioError) -> str:
+def _hint(err: TwilioError, kind: str = "") -> str:
     if isinstance(err, MissingCredentials):
         return ""
     if isinstance(err, AuthFailed):
@@ -71,9 +76,16 @@ def _hint(err: TwilioError) -> str:
             "TWILIO_AUTH_TOKEN, TWILIO_API_KEY and TWILIO_API_SECRET environment variables."
         )
     if isinstance(err, Forbidden):
+        if kind == "ApiKey":
+            return (
+                " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
+                "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key "
+                "cannot."
+            )
         return (
-            " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
-            "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key cannot."
+            " The credentials are valid but not allowed to do this: a restricted API key needs a policy "
+            "that allows this Microvisor operation; the Account SID and Auth Token, a Main or a Standard "
+            "key may do it."
         )
     return ""
 
@@ -171,7 +183,9 @@ class SchemaProvider(ResourceProvider):
 
     def fail(self, ident: str, err: TwilioError, action: str) -> NoReturn:
         """Re-raise a Twilio error as one clean line; `from None` keeps request details out of tracebacks."""
-        raise MicrovisorPulumiError(f"{self.describe(ident)}: {action} failed: {err}{_hint(err)}") from None
+        raise MicrovisorPulumiError(
+            f"{self.describe(ident)}: {action} failed: {err}{_hint(err, self.schema.kind)}"
+        ) from None
 
     def call(self, ident: str, action: str, fn: Callable[[], T]) -> T:
         try:
@@ -184,7 +198,10 @@ class SchemaProvider(ResourceProvider):
 
         After a 429, a 5xx, a timeout or a dropped connection the object may or may not exist. Before
         trying again ask `find_ours` (given the time the first attempt started) whether our earlier
-        attempt took effect, so a lost response leaves no duplicate and no orphan.
+        attempt took effect, so a lost response leaves no duplicate and no orphan. After a timeout,
+        the request may still be on its way: wait as long again (up to a cap) before looking, or the
+        late original lands after the retry and becomes a duplicate. When the retries run out after
+        an ambiguous failure, look one last time, so the last attempt leaves no orphan either.
         """
         started = time.time()
         try:
@@ -199,6 +216,8 @@ class SchemaProvider(ResourceProvider):
             pause = getattr(last, "retry_after", None)
             if pause is None:
                 pause = min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            if isinstance(last, Timeout):
+                pause = max(pause, min(settings.read_timeout, _TIMEOUT_SETTLE_MAX))
             if time.monotonic() + pause > deadline:
                 break
             time.sleep(pause)
@@ -211,4 +230,14 @@ class SchemaProvider(ResourceProvider):
                 if not err.retryable:
                     raise
                 last = err
+        if not isinstance(last, RateLimited):
+            # The last attempt may have taken effect (a 429 never does): adopt it or clean it up.
+            if isinstance(last, Timeout):
+                time.sleep(min(settings.read_timeout, _TIMEOUT_SETTLE_MAX))
+            try:
+                found = find_ours(started)
+            except TwilioError:
+                found = None
+            if found is not None:
+                return found
         raise last

@@ -30,7 +30,8 @@ DEVICE_SID_RE = re.compile(r"^UV[0-9a-fA-F]{32}$")
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
 _LOOKS_LIKE_SID_RE = re.compile(r"^UV[0-9a-fA-F]*$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and the C1 controls (U+0080..U+009F, e.g. NEL): none of them is printable text.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)

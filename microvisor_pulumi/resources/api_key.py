@@ -80,6 +80,9 @@ class ApiKeyProvider(SchemaProvider):
         name = plain(props.get("friendly_name"))
         client = self.client()
         try:
+            # With no credentials at all, say so (naming every setting) rather than only that the
+            # Account SID is missing, which would send the user round twice.
+            client.settings.basic_auth()
             account = plain(props.get("account_sid")) or client.account_sid
         except TwilioError as err:
             self.fail(name or "(unnamed)", err, "create")

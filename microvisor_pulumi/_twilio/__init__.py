@@ -1,6 +1,11 @@
-"""Twilio HTTP layer: settings, hosts, errors and one thread-safe client. Knows nothing about Pulumi."""
+"""Twilio HTTP layer: settings, hosts, errors and one thread-safe client. Knows nothing about Pulumi.
 
-from microvisor_pulumi._twilio.client import TwilioClient
+`TwilioClient` is loaded on first use: it brings in `requests`, which costs a provider host tens of
+milliseconds at start, and a host that only checks and diffs (`pulumi preview`) never needs it.
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from microvisor_pulumi._twilio.errors import (
     AuthFailed,
     Conflict,
@@ -16,6 +21,18 @@ from microvisor_pulumi._twilio.errors import (
 )
 from microvisor_pulumi._twilio.hosts import base_url
 from microvisor_pulumi._twilio.settings import Settings
+
+if TYPE_CHECKING:
+    from microvisor_pulumi._twilio.client import TwilioClient
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TwilioClient":
+        from microvisor_pulumi._twilio.client import TwilioClient
+
+        return TwilioClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuthFailed",

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -27,14 +27,15 @@ from pulumi.dynamic import (
 from microvisor_pulumi._twilio import (
     AuthFailed,
     Forbidden,
-    MissingCredentials,
     RateLimited,
     Settings,
     Timeout,
-    TwilioClient,
     TwilioError,
 )
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
+
+if TYPE_CHECKING:
+    from microvisor_pulumi._twilio import TwilioClient
 
 T = TypeVar("T")
 
@@ -66,28 +67,11 @@ class AlreadyExists(MicrovisorPulumiError):
     """create found the key taken and overwrite was not set."""
 
 
-def _hint(err: TwilioError, kind: str = "") -> str:
-    if isinstance(err, MissingCredentials):
-        return ""
-    if isinstance(err, AuthFailed):
-        return (
-            " Twilio rejected the credentials: check the stack config twilio:accountSid and "
-            "twilio:authToken (or twilio:apiKey and twilio:apiSecret), or the TWILIO_ACCOUNT_SID, "
-            "TWILIO_AUTH_TOKEN, TWILIO_API_KEY and TWILIO_API_SECRET environment variables."
-        )
-    if isinstance(err, Forbidden):
-        if kind == "ApiKey":
-            return (
-                " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
-                "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key "
-                "cannot."
-            )
-        return (
-            " The credentials are valid but not allowed to do this: a restricted API key needs a policy "
-            "that allows this Microvisor operation; the Account SID and Auth Token, a Main or a Standard "
-            "key may do it."
-        )
-    return ""
+_AUTH_HINT = (
+    " Twilio rejected the credentials: check the stack config twilio:accountSid and "
+    "twilio:authToken (or twilio:apiKey and twilio:apiSecret), or the TWILIO_ACCOUNT_SID, "
+    "TWILIO_AUTH_TOKEN, TWILIO_API_KEY and TWILIO_API_SECRET environment variables."
+)
 
 
 class SchemaProvider(ResourceProvider):
@@ -97,6 +81,12 @@ class SchemaProvider(ResourceProvider):
     # With these changed the replacement gets a new remote name, so it can be created before the
     # old one is deleted; with none of them changed the old one must go first (same key).
     new_name_props: ClassVar[tuple[str, ...]] = ()
+    # Said after a 403: what the credentials would need for this kind.
+    forbidden_hint: ClassVar[str] = (
+        " The credentials are valid but not allowed to do this: a restricted API key needs a policy "
+        "that allows this Microvisor operation; the Account SID and Auth Token, a Main or a Standard "
+        "key may do it."
+    )
     delete_first_on_replace: ClassVar[bool] = False
 
     # -- pickling: the class reference only, never a client or a credential --------------------
@@ -121,6 +111,9 @@ class SchemaProvider(ResourceProvider):
             with _CLIENT_LOCK:
                 client = getattr(self, "_twilio", None)
                 if client is None:
+                    # Imported here: `requests` is not needed by check and diff (see _twilio/__init__).
+                    from microvisor_pulumi._twilio import TwilioClient
+
                     settings = Settings.resolve(getattr(self, "_stack_config", {}), os.environ)
                     client = TwilioClient(settings)
                     self._twilio = client
@@ -183,15 +176,12 @@ class SchemaProvider(ResourceProvider):
 
     def fail(self, ident: str, err: TwilioError, action: str) -> NoReturn:
         """Re-raise a Twilio error as one clean line; `from None` keeps request details out of tracebacks."""
-        raise MicrovisorPulumiError(
-            f"{self.describe(ident)}: {action} failed: {err}{_hint(err, self.schema.kind)}"
-        ) from None
-
-    def call(self, ident: str, action: str, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except TwilioError as err:
-            self.fail(ident, err, action)
+        hint = ""
+        if isinstance(err, AuthFailed):
+            hint = _AUTH_HINT
+        elif isinstance(err, Forbidden):
+            hint = self.forbidden_hint
+        raise MicrovisorPulumiError(f"{self.describe(ident)}: {action} failed: {err}{hint}") from None
 
     def create_resilient(self, make: Callable[[], T], find_ours: Callable[[float], T | None]) -> T:
         """Run a create POST, which the HTTP layer never resends, and recover from ambiguous failures.

@@ -41,6 +41,10 @@ def _parse_rfc2822(stamp: Any) -> float | None:
 class ApiKeyProvider(SchemaProvider):
     """Create, read, update and delete one Twilio API key."""
 
+    forbidden_hint = (
+        " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
+        "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key cannot."
+    )
     schema = Schema(
         "ApiKey",
         (

@@ -37,7 +37,7 @@ EXPECTED = {
     "### Provider host cold start": [
         "| python -c imports ",
         "| host start to first Check ",
-        "| of which `import requests` alone ",
+        "| for scale: `import requests` (at first HTTP call) ",
     ],
 }
 

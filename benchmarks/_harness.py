@@ -24,16 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from _host import (  # noqa: E402 - needs the path above
+from _host import (  # noqa: E402
+    KINDS,
     PROVIDER_KEY,
     Engine,
     ProviderHost,
     State,
     engine_view,
     from_struct,
+    new_provider,
     to_struct,
     urn_for,
 )
+from _host import TOKENS as KIND_TOKENS  # noqa: E402 - needs the path above
 
 from microvisor_pulumi.emulator import (  # noqa: E402
     DEFAULT_ACCOUNT_SID,
@@ -42,6 +45,7 @@ from microvisor_pulumi.emulator import (  # noqa: E402
 )
 
 __all__ = [
+    "KINDS",
     "PROVIDER_KEY",
     "Engine",
     "EmulatorProcess",
@@ -56,11 +60,7 @@ __all__ = [
 ]
 
 TOKENS = {
-    "AccountConfig": "pulumi-python:dynamic/microvisor:AccountConfig",
-    "DeviceConfig": "pulumi-python:dynamic/microvisor:DeviceConfig",
-    "AccountSecret": "pulumi-python:dynamic/microvisor:AccountSecret",
-    "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
-    "ApiKey": "pulumi-python:dynamic/twilio:ApiKey",
+    **KIND_TOKENS,
     "Null": "pulumi-python:dynamic:Resource",
     "RawHttp": "pulumi-python:dynamic:Resource",
     "RawHttpSecret": "pulumi-python:dynamic:Resource",
@@ -78,13 +78,7 @@ def provider_for(kind: str) -> Any:
         from benchmarks import raw_provider
 
         return getattr(raw_provider, f"{kind}Provider")()
-    if kind == "ApiKey":
-        from microvisor_pulumi.resources.api_key import ApiKeyProvider
-
-        return ApiKeyProvider()
-    from microvisor_pulumi.resources import microvisor
-
-    return getattr(microvisor, f"{kind}Provider")()
+    return new_provider(kind)
 
 
 class EmulatorProcess:

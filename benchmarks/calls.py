@@ -18,6 +18,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from benchmarks._harness import (
     DEVICE_SIDS,
+    KINDS,
     TOKENS,
     EmulatorProcess,
     Engine,
@@ -28,7 +29,6 @@ from benchmarks._harness import (
     verdict,
 )
 
-KINDS = ("AccountConfig", "DeviceConfig", "AccountSecret", "DeviceSecret", "ApiKey")
 PROVIDER_TARGET = 200
 # A secret of typical size: a 32-byte token, base64-encoded.
 SECRET_VALUE = "c2VjcmV0LXRva2VuLWZvci1kZXZpY2UtMDEyMzQ1Njc4OWFi"

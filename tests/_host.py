@@ -26,6 +26,14 @@ from pulumi.runtime.proto import provider_pb2 as pb
 from pulumi.runtime.proto import provider_pb2_grpc as pbg
 
 PROJECT = "fleet"
+KINDS = ("AccountConfig", "DeviceConfig", "AccountSecret", "DeviceSecret", "ApiKey")
+TOKENS = {
+    "AccountConfig": "pulumi-python:dynamic/microvisor:AccountConfig",
+    "DeviceConfig": "pulumi-python:dynamic/microvisor:DeviceConfig",
+    "AccountSecret": "pulumi-python:dynamic/microvisor:AccountSecret",
+    "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
+    "ApiKey": "pulumi-python:dynamic/twilio:ApiKey",
+}
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER_KEY = "__provider"
 
@@ -221,3 +229,14 @@ class Engine:
 
     def delete(self, state: State) -> None:
         self.stub.Delete(pb.DeleteRequest(id=state.id, urn=state.urn, properties=engine_view(state.outputs)))
+
+
+def new_provider(kind: str) -> Any:
+    """A fresh provider of one of the five kinds (imported late: importing this module stays cheap)."""
+    from microvisor_pulumi.resources import api_key, microvisor
+
+    return getattr(api_key if kind == "ApiKey" else microvisor, f"{kind}Provider")()
+
+
+def engine(host: ProviderHost, kind: str) -> Engine:
+    return Engine(host, new_provider(kind), TOKENS[kind])

@@ -10,45 +10,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from _host import Engine, ProviderHost
+from _host import KINDS, TOKENS, ProviderHost, engine, new_provider  # noqa: F401 - re-exported
 from google.protobuf import struct_pb2
 
 from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
-from microvisor_pulumi.resources.api_key import ApiKeyProvider
-from microvisor_pulumi.resources.microvisor import (
-    AccountConfigProvider,
-    AccountSecretProvider,
-    DeviceConfigProvider,
-    DeviceSecretProvider,
-)
 
-KINDS = ("AccountConfig", "DeviceConfig", "AccountSecret", "DeviceSecret", "ApiKey")
-TOKENS = {
-    "AccountConfig": "pulumi-python:dynamic/microvisor:AccountConfig",
-    "DeviceConfig": "pulumi-python:dynamic/microvisor:DeviceConfig",
-    "AccountSecret": "pulumi-python:dynamic/microvisor:AccountSecret",
-    "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
-    "ApiKey": "pulumi-python:dynamic/twilio:ApiKey",
-}
-PROVIDERS: dict[str, Callable[[], Any]] = {
-    "AccountConfig": AccountConfigProvider,
-    "DeviceConfig": DeviceConfigProvider,
-    "AccountSecret": AccountSecretProvider,
-    "DeviceSecret": DeviceSecretProvider,
-    "ApiKey": ApiKeyProvider,
-}
 DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
 DEV2_SID, DEV2_NAME = DEFAULT_DEVICES[1]
 DEVICE_LOOKUP_RE = re.compile(r"^/v1/Devices/[^/]+$")
 KEY_SID_RE = re.compile(r"SK[0-9a-fA-F]{32}")
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def engine(host: ProviderHost, kind: str) -> Engine:
-    return Engine(host, PROVIDERS[kind](), TOKENS[kind])
 
 
 def host_config(emulator: Emulator, **extra: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from _host import CheckFailed
-from _reliability import DEV1_NAME, DEV1_SID, PROVIDERS, engine, host_config, snapshot, start_host
+from _reliability import DEV1_NAME, DEV1_SID, KINDS, engine, host_config, new_provider, snapshot, start_host
 from pulumi.runtime import rpc
 
 HEX32 = "0123456789abcdef" * 2
@@ -143,7 +143,7 @@ DIRECT: list[tuple[str, dict[str, Any], str]] = [
     "kind,inputs,field", DIRECT, ids=[f"{i}-{c[0]}-{c[2]}" for i, c in enumerate(DIRECT)]
 )
 def test_unencodable_input_fails_the_providers_check(emu, kind, inputs, field):
-    result = PROVIDERS[kind]().check({}, dict(inputs))
+    result = new_provider(kind).check({}, dict(inputs))
     assert [f.property for f in result.failures] == [field]
     assert f"'{field}'" in result.failures[0].reason
     assert emu.request_log() == []
@@ -152,13 +152,13 @@ def test_unencodable_input_fails_the_providers_check(emu, kind, inputs, field):
 @pytest.mark.parametrize("size,ok", [(3072, True), (3073, False)])
 def test_bytes_become_base64_and_the_limit_applies_to_the_text(size, ok):
     blob = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    result = PROVIDERS["AccountSecret"]().check({}, {"key": "blob", "value": blob})
+    result = new_provider("AccountSecret").check({}, {"key": "blob", "value": blob})
     assert (not result.failures) is ok
     if ok:
         assert rpc.unwrap_rpc_secret(result.inputs["value"]) == base64.b64encode(blob).decode()
 
 
-@pytest.mark.parametrize("kind", list(PROVIDERS))
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_unknowns_pass_check_without_a_request(host, emu, kind):
     names = {
         "AccountConfig": ("key", "value", "overwrite"),

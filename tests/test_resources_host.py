@@ -10,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from _host import CheckFailed, Engine, ProviderHost, State
+from _host import CheckFailed, ProviderHost, State, engine
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
@@ -26,13 +26,6 @@ from microvisor_pulumi.resources.microvisor import (
 
 DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
 DEV2_SID, DEV2_NAME = DEFAULT_DEVICES[1]
-TOKENS = {
-    "AccountConfig": "pulumi-python:dynamic/microvisor:AccountConfig",
-    "DeviceConfig": "pulumi-python:dynamic/microvisor:DeviceConfig",
-    "AccountSecret": "pulumi-python:dynamic/microvisor:AccountSecret",
-    "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
-    "ApiKey": "pulumi-python:dynamic/twilio:ApiKey",
-}
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +57,6 @@ def calls(emu):
     c = Calls()
     c.reset()
     return c
-
-
-def engine(host: ProviderHost, kind: str) -> Engine:
-    provider = {
-        "AccountConfig": AccountConfigProvider,
-        "DeviceConfig": DeviceConfigProvider,
-        "AccountSecret": AccountSecretProvider,
-        "DeviceSecret": DeviceSecretProvider,
-        "ApiKey": ApiKeyProvider,
-    }[kind]()
-    return Engine(host, provider, TOKENS[kind])
 
 
 def plain_outs(state: State) -> dict:

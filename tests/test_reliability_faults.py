@@ -155,11 +155,11 @@ def plan(kind: Kind, op: str) -> Plan:
             v,
         )
     if kind.name == "DeviceConfig":
-        # Another device, same key: the old config goes first.
+        # Another device, same key: the new config is created before the old one is deleted.
         return Plan(
             kind.inputs(k, v),
-            [Call("DELETE", kind.item(k), 204), kind.create_call(k, DEV2_SID)],
-            "delete",
+            [kind.create_call(k, DEV2_SID), Call("DELETE", kind.item(k), 204)],
+            "create",
             k,
             v,
             after_device=DEV2_SID,

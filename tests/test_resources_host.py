@@ -218,9 +218,14 @@ def test_device_config_by_unique_name_resolves_sid_and_alias_is_no_change(host, 
         assert diff.changes == pb.DiffResponse.DIFF_NONE, alias
     assert calls() == []
     diff = eng.preview(state, {"device_sid": DEV2_SID, "key": "mode", "value": "fast"})
-    assert list(diff.replaces) == ["device_sid"]
+    # Another device: the new config is made before the old one goes, so a failure loses nothing.
+    assert list(diff.replaces) == ["device_sid"] and not diff.deleteBeforeReplace
     moved = eng.up(state, {"device_sid": DEV2_SID, "key": "mode", "value": "fast"})
-    assert moved.id == f"{DEV2_SID}/mode"
+    assert moved.id == f"{DEV2_SID}/mode" and moved.history[-1] == "create-delete"
+    assert [r["path"] for r in emu.request_log()][-2:] == [
+        f"/v1/Devices/{DEV2_SID}/Configs",
+        f"/v1/Devices/{DEV1_SID}/Configs/mode",
+    ]
 
 
 def test_device_config_by_sid_then_named_is_no_change(host, emu):

@@ -76,7 +76,10 @@ class _ItemProvider(SchemaProvider):
 
     collection: ClassVar[str]  # "Configs" or "Secrets"
     device_scoped: ClassVar[bool]
-    new_name_props = ("key",)
+    # A new key or a new device: the replacement can be made before the old item goes, so a failed
+    # create leaves the old one in place. (Were the "new" device the old one under a name we did not
+    # know, that create fails with "already exists" and nothing is lost.)
+    new_name_props = ("key", "device_sid")
     delete_first_on_replace = True
 
     # -- naming ----------------------------------------------------------------------------------
@@ -406,7 +409,7 @@ class DeviceSecret(_DeviceItem, module="microvisor", name="DeviceSecret"):
     characters), ``value`` (text of at most 4096 characters; ``bytes`` are stored base64-encoded),
     ``overwrite`` (default False; True takes over a secret that already exists).
     ``value`` is always a Pulumi secret. A new device, key or value replaces the secret (deleted first
-    when the key stays the same); naming the same device by unique name instead of SID is no change.
+    when device and key stay the same); naming the same device by unique name instead of SID is no change.
     A secret rotated outside Pulumi (seen through ``date_rotated`` on refresh) is set again by the next
     ``pulumi up``. Outputs: ``device_sid`` (the resolved ``UV…`` SID), ``device_name``, ``key``,
     ``value`` (secret), ``date_rotated``, ``url``. The id is ``<UV sid>/<key>``.

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import Resource, ResourceProvider
+from pulumi.dynamic import Resource
 
+from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._schema import encode_value
 
 
@@ -22,11 +23,15 @@ def encoded_input(value: Any) -> Any:
 
 
 class TwilioResource(Resource):
-    """Base of the five resource kinds; not a resource kind itself."""
+    """Base of the five resource kinds; not a resource kind itself.
+
+    Which inputs are secret comes from the provider's schema; `secret_outputs` adds outputs the
+    provider makes (an API key's secret).
+    """
 
     def __init__(
         self,
-        provider: ResourceProvider,
+        provider: SchemaProvider,
         resource_name: str,
         inputs: dict[str, Any],
         outputs: Sequence[str],
@@ -36,6 +41,13 @@ class TwilioResource(Resource):
         # Output-only names are seeded with None so that the typed attributes exist.
         props: dict[str, Any] = {name: None for name in outputs}
         props.update(inputs)
+        # Inputs the kind's schema calls secret are secret even when the program passes plain text,
+        # and so are the outputs of the same name.
+        secret_inputs = [p.name for p in provider.schema.props if p.secret]
+        for name in secret_inputs:
+            if props.get(name) is not None:
+                props[name] = pulumi.Output.secret(props[name])
+        secret_outputs = [*secret_inputs, *secret_outputs]
         if secret_outputs:
             # The engine then keeps these outputs secret whatever the provider returns.
             opts = pulumi.ResourceOptions.merge(

@@ -43,7 +43,6 @@ class Prop:
     replaces: bool = False  # a change forces a replacement instead of an update
     secret: bool = False  # always a Pulumi secret, in inputs and outputs
     write_only: bool = False  # the API never returns it: read carries it over from state
-    remote: bool = True  # False: it only steers the provider (overwrite) and is never sent
     validate: Validator | None = None
 
 

@@ -54,7 +54,7 @@ def _item_schema(kind: str, *, device: bool, secret_value: bool) -> Schema:
             write_only=secret_value,
             validate=check_value,
         ),
-        Prop("overwrite", required=False, remote=False, validate=check_bool),
+        Prop("overwrite", required=False, validate=check_bool),
     ]
     return Schema(kind, tuple(props))
 
@@ -81,6 +81,15 @@ class _ItemProvider(SchemaProvider):
     # know, that create fails with "already exists" and nothing is lost.)
     new_name_props = ("key", "device_sid")
     delete_first_on_replace = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The schema follows from the two class attributes: nothing is said twice.
+        super().__init_subclass__(**kwargs)
+        cls.schema = _item_schema(
+            cls.__name__.removesuffix("Provider"),
+            device=cls.device_scoped,
+            secret_value=cls.collection == "Secrets",
+        )
 
     # -- naming ----------------------------------------------------------------------------------
     @property
@@ -133,16 +142,14 @@ class _ItemProvider(SchemaProvider):
             if value is not None:
                 outs[prop.name] = secret(value) if prop.secret else value
         outs["overwrite"] = bool(plain(inputs.get("overwrite")))
+        write_only = {p.name for p in self.schema.props if p.write_only}
         for field in ("key", "value", "date_updated", "date_rotated", "url", "device_sid"):
-            if field in remote and not (field == "value" and self.is_secret):
+            if field in remote and field not in write_only:
                 outs[field] = remote[field]
         if device is not None:
             outs["device_sid"] = remote.get("device_sid") or device["sid"]
             outs["device_name"] = device.get("unique_name")
         return outs
-
-    def id_of(self, outs: Mapping[str, Any]) -> str:
-        return self.ident(outs)
 
     # -- remote operations -----------------------------------------------------------------------
     def _sid(self, props: Mapping[str, Any]) -> str | None:
@@ -216,7 +223,7 @@ class _ItemProvider(SchemaProvider):
         except TwilioError as err:
             self.fail(ident, err, "create")
         outs = self.outputs(props, remote, device)
-        return CreateResult(self.id_of(outs), outs)
+        return CreateResult(self.ident(outs), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = dict(props)
@@ -239,7 +246,9 @@ class _ItemProvider(SchemaProvider):
         if self.is_secret and remote.get("date_rotated") != plain(props.get("date_rotated")):
             # Rotated outside Pulumi: the value in Twilio is no longer the one in state, and it cannot
             # be read back. Forget ours, so the next `up` sees a change and applies the value again.
-            outs.pop("value", None)
+            for prop in self.schema.props:
+                if prop.write_only:
+                    outs.pop(prop.name, None)
         inputs = {p.name: outs[p.name] for p in self.schema.props if p.name in outs}
         return ReadResult(id_, outs, inputs)
 
@@ -270,25 +279,21 @@ class _ItemProvider(SchemaProvider):
 
 
 class AccountConfigProvider(_ItemProvider):
-    schema = _item_schema("AccountConfig", device=False, secret_value=False)
     collection = "Configs"
     device_scoped = False
 
 
 class DeviceConfigProvider(_ItemProvider):
-    schema = _item_schema("DeviceConfig", device=True, secret_value=False)
     collection = "Configs"
     device_scoped = True
 
 
 class AccountSecretProvider(_ItemProvider):
-    schema = _item_schema("AccountSecret", device=False, secret_value=True)
     collection = "Secrets"
     device_scoped = False
 
 
 class DeviceSecretProvider(_ItemProvider):
-    schema = _item_schema("DeviceSecret", device=True, secret_value=True)
     collection = "Secrets"
     device_scoped = True
 
@@ -310,17 +315,12 @@ class _Item(TwilioResource):
         self, resource_name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions | None
     ) -> None:
         provider = self.provider_class()
-        value = encoded_input(inputs["value"])
-        if provider.is_secret and value is not None:
-            # Secret even when the program passes a plain string.
-            value = pulumi.Output.secret(value)
-        inputs["value"] = value
+        inputs["value"] = encoded_input(inputs["value"])
         dated = "date_rotated" if provider.is_secret else "date_updated"
         outputs: tuple[str, ...] = ("device_sid", "device_name", "key", "value", dated, "url")
         if not provider.device_scoped:
             outputs = outputs[2:]
-        secret_outputs = ("value",) if provider.is_secret else ()
-        TwilioResource.__init__(self, provider, resource_name, inputs, outputs, opts, secret_outputs)
+        TwilioResource.__init__(self, provider, resource_name, inputs, outputs, opts)
 
 
 class _AccountItem(_Item):

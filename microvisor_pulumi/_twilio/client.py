@@ -15,10 +15,12 @@ Design points (each one is a past or likely bug):
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import platform
 import random
+import re
 import threading
 import time
 import weakref
@@ -78,6 +80,10 @@ _STATUS_ERRORS: dict[int, type[TwilioError]] = {
 # Sent form values shorter than this are not scrubbed: "true", "abc" would blank out ordinary words.
 _MIN_SCRUB_LENGTH = 4
 _MAX_MESSAGE_LENGTH = 500
+_AUTH_HEADER_RE = re.compile(
+    r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?)(?:(?:basic|bearer)\s+)?[^\s"',;}]+"""
+)
+_AUTH_SCHEME_RE = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{16,}")
 
 _R = TypeVar("_R", bound="BudgetRetry")
 
@@ -418,10 +424,35 @@ class TwilioClient(TwilioEndpoints):
             response.headers,
             response.content,
         )
+        self._note_server_time(headers.get("Date"))
         if 200 <= status < 300:
             return _parse_success(status, content, method, path)
-        scrub = [*self.settings.secrets(), *(form or {}).values()]
+        # A proxy may echo the request's Authorization header: blank every spelling of it too.
+        scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
         raise _error_from_response(status, reason, headers, content, method, path, scrub)
+
+    # -- Twilio's clock --------------------------------------------------------------------------
+
+    def _note_server_time(self, date_header: str | None) -> None:
+        # Per thread: a provider call runs in one thread, so it reads the clock of its own last
+        # response and never another thread's.
+        if not date_header:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(date_header).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        self._local.server_time = (when, time.monotonic())
+
+    def server_time(self) -> tuple[float, float] | None:
+        """Twilio's clock as of this thread's last response: (epoch seconds from its ``Date`` header,
+        ``time.monotonic()`` when that response arrived), or None if no response carried one.
+
+        Twilio's ``date_*`` fields come from the same clock, so comparing them with this needs no
+        trust in the local clock (only in local elapsed time, which ``monotonic`` measures).
+        """
+        found: tuple[float, float] | None = getattr(self._local, "server_time", None)
+        return found
 
     def _network_error(
         self, exc: requests.RequestException, method: str, path: str, url: str, *, sent_once: bool
@@ -538,6 +569,12 @@ def _parse_success(status: int, content: bytes, method: str, path: str) -> Recor
     return body
 
 
+def _auth_spellings(auth: tuple[str, str]) -> list[str]:
+    """The forms the Basic credentials take on the wire: ``user:password`` and its base64."""
+    pair = f"{auth[0]}:{auth[1]}"
+    return [pair, base64.b64encode(pair.encode("utf-8")).decode("ascii")]
+
+
 def _scrub(text: str, secrets: list[str]) -> str:
     # A server may echo the raw form body, so the percent-encoded spellings are blanked as well.
     variants = {
@@ -546,6 +583,10 @@ def _scrub(text: str, secrets: list[str]) -> str:
     # Longest first, so a secret containing a shorter sent value is blanked whole.
     for secret in sorted(variants, key=len, reverse=True):
         text = text.replace(secret, "***")
+    # Whatever credentials a proxy echoes (ours in another spelling, or anyone's): the value of an
+    # Authorization header, and any Basic or Bearer credential.
+    text = _AUTH_HEADER_RE.sub(r"\1***", text)
+    text = _AUTH_SCHEME_RE.sub(r"\1 ***", text)
     text = " ".join(text.split())  # one line, whatever the server sent
     if len(text) > _MAX_MESSAGE_LENGTH:
         text = text[: _MAX_MESSAGE_LENGTH - 3] + "..."

@@ -112,6 +112,16 @@ class TwilioEndpoints(ABC):
         """Every Config or Secret of the account or of one device, across all pages."""
         return self.iter_list("microvisor", _item_collection(kind, device))
 
+    def probe_items(self, kind: ItemKind, device: str | None = None) -> None:
+        """Ask for one record of a collection: returns if it answers, raises NotFound if Twilio says
+        there is no such collection (the device is gone), or another error. Proves that a 404 for an
+        item came from a service that knows the collection, not from a misrouted endpoint."""
+        next(self.iter_list("microvisor", _item_collection(kind, device), page_size=1), None)
+
+    def items_path(self, kind: ItemKind, device: str | None = None) -> str:
+        """The path of a Config or Secret collection (for messages and bookkeeping)."""
+        return _item_collection(kind, device)
+
     # Microvisor Devices (read only: devices are hardware, never created or deleted by the API).
 
     def fetch_device(self, sid_or_unique_name: str) -> Record:
@@ -143,6 +153,14 @@ class TwilioEndpoints(ABC):
     def delete_api_key(self, account_sid: str, sid: str) -> None:
         """Delete an API key (HTTP 204)."""
         self.request("DELETE", "api", f"{_api_keys(account_sid)}/{segment(sid, 'sid')}.json")
+
+    def probe_api_keys(self, account_sid: str) -> None:
+        """Ask for one API key of the account: returns if the collection answers (see ``probe_items``)."""
+        next(self.iter_list("api", f"{_api_keys(account_sid)}.json", page_size=1), None)
+
+    def api_keys_path(self, account_sid: str) -> str:
+        """The path of the account's API key collection (for messages and bookkeeping)."""
+        return f"{_api_keys(account_sid)}.json"
 
     def list_api_keys(self, account_sid: str) -> Iterator[Record]:
         """Every API key of the account, across all pages."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import json
 from typing import Any
 
@@ -47,7 +49,9 @@ def test_v2010_key_lifecycle(api: requests.Session, emu: Emulator) -> None:
     assert [k["sid"] for k in listed["keys"]] == [key["sid"]]
     assert all("secret" not in k for k in listed["keys"])
 
+    emu.store.clock = lambda: time.time() + 5  # a later second: Twilio's dates have one-second steps
     updated = api.post(v2010(emu, key["sid"]), data={"FriendlyName": "renamed"})
+    emu.store.clock = time.time
     assert updated.status_code == 200 and updated.json()["friendly_name"] == "renamed"
     assert "secret" not in updated.json()
     assert updated.json()["date_updated"] != key["date_updated"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 import pytest
@@ -181,12 +183,21 @@ def test_secret_values_are_never_returned(api: requests.Session, emu: Emulator, 
 @pytest.mark.parametrize(
     ("base", "field"), [("/v1/Configs", "date_updated"), ("/v1/Secrets", "date_rotated")]
 )
-def test_dates_change_on_update(api: requests.Session, base: str, field: str) -> None:
-    first = api.post(base, data={"Key": "k", "Value": "a"}).json()[field]
-    second = api.post(f"{base}/k", data={"Value": "b"}).json()[field]
-    third = api.post(f"{base}/k", data={"Value": "c"}).json()[field]
-    assert first < second < third  # ISO-8601 UTC strings sort chronologically
-    assert api.get(f"{base}/k").json()[field] == third
+def test_dates_follow_the_clock_at_one_second_resolution(
+    api: requests.Session, emu: Emulator, base: str, field: str
+) -> None:
+    now = time.time()
+    emu.store.clock = lambda: now
+    try:
+        first = api.post(base, data={"Key": "k", "Value": "a"}).json()[field]
+        # Same second: Twilio's date does not move, so neither does the emulator's.
+        same = api.post(f"{base}/k", data={"Value": "b"}).json()[field]
+        emu.store.clock = lambda: now + 2
+        later = api.post(f"{base}/k", data={"Value": "c"}).json()[field]
+    finally:
+        emu.store.clock = time.time
+    assert first == same < later  # ISO-8601 UTC strings sort chronologically
+    assert api.get(f"{base}/k").json()[field] == later
 
 
 AWKWARD_KEYS = [

@@ -173,7 +173,7 @@ class Store:
         self.account_sid = account_sid
         self._auth_token = auth_token
         self._seed = list(devices)
-        self._clock = clock
+        self.clock = clock  # tests may replace it, e.g. to make a write look older
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
@@ -194,12 +194,9 @@ class Store:
         return self._db
 
     def _now(self) -> int:
-        return int(self._clock())
+        # One-second resolution, as Twilio's: two writes in the same second show the same date.
+        return int(self.clock())
 
-    def _later(self, previous: int) -> int:
-        # Timestamps have one-second resolution on the wire; an update in the same second as the
-        # create must still show a new date_updated/date_rotated, so time never stands still here.
-        return max(self._now(), previous + 1)
 
     def close(self) -> None:
         """Close the database; state in a file stays there."""
@@ -310,8 +307,8 @@ class Store:
         """Rename a device, target an App, or enable/disable logging (24 h, as Twilio documents)."""
         with self._lock, self._tx():
             row = self._device_row(ident)
-            sid, previous = row[1], row[7]
-            now = self._later(previous)
+            sid = row[1]
+            now = self._now()
             if unique_name is not None:
                 clash = self._db.execute(
                     "SELECT 1 FROM devices WHERE unique_name = ? AND sid != ?", (unique_name, sid)
@@ -415,7 +412,7 @@ class Store:
             ).fetchone()
             if row is None:
                 raise self._missing(kind, scope, key)
-            now = self._later(row[0])
+            now = self._now()
             self._db.execute(
                 "UPDATE items SET value = ?, date_changed = ? WHERE kind = ? AND scope = ? AND key = ?",
                 (value, now, kind, scope, key),
@@ -522,7 +519,7 @@ class Store:
             row = self._key_row(sid)
             if policy is not None and row[3] != "restricted":
                 raise InvalidParameter("Policy is only allowed with KeyType=restricted")
-            now = self._later(row[6])
+            now = self._now()
             if friendly_name is not None:
                 self._db.execute("UPDATE api_keys SET friendly_name = ? WHERE sid = ?", (friendly_name, sid))
             if policy is not None:

@@ -78,9 +78,9 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("AccountSecret", cfg(overwrite=1), "overwrite"),
     # devices
     ("DeviceConfig", without(dev(), "device_sid"), "device_sid"),
-    ("DeviceConfig", dev(device_sid="UV123"), "device_sid"),
-    ("DeviceConfig", dev(device_sid="UV" + "0" * 33), "device_sid"),
-    ("DeviceConfig", dev(device_sid="UV" + "0" * 31), "device_sid"),
+    ("DeviceConfig", dev(device_sid=DEV1_NAME + " "), "device_sid"),
+    ("DeviceConfig", dev(device_sid="UV\t1"), "device_sid"),
+    ("DeviceConfig", dev(device_sid=".."), "device_sid"),
     ("DeviceConfig", dev(device_sid=""), "device_sid"),
     ("DeviceConfig", dev(device_sid=" " + DEV1_NAME), "device_sid"),
     ("DeviceConfig", dev(device_sid="n" * 129), "device_sid"),

@@ -13,7 +13,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from pulumi.dynamic import (
@@ -57,6 +57,8 @@ _TIMEOUT_SETTLE_MAX = 10.0
 
 # One lock for building clients: contention happens once per provider per process.
 _CLIENT_LOCK = threading.Lock()
+# Guards each provider's record of which collections answered (see confirm_gone).
+_PROBE_LOCK = threading.Lock()
 
 
 class MicrovisorPulumiError(Exception):
@@ -88,6 +90,8 @@ class SchemaProvider(ResourceProvider):
         "key may do it."
     )
     delete_first_on_replace: ClassVar[bool] = False
+    # The Twilio product this kind lives in (its base URL is named in errors).
+    product: ClassVar[str] = "microvisor"
 
     # -- pickling: the class reference only, never a client or a credential --------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -186,14 +190,17 @@ class SchemaProvider(ResourceProvider):
     def create_resilient(self, make: Callable[[], T], find_ours: Callable[[float], T | None]) -> T:
         """Run a create POST, which the HTTP layer never resends, and recover from ambiguous failures.
 
-        After a 429, a 5xx, a timeout or a dropped connection the object may or may not exist. Before
-        trying again ask `find_ours` (given the time the first attempt started) whether our earlier
-        attempt took effect, so a lost response leaves no duplicate and no orphan. After a timeout,
-        the request may still be on its way: wait as long again (up to a cap) before looking, or the
-        late original lands after the retry and becomes a duplicate. When the retries run out after
-        an ambiguous failure, look one last time, so the last attempt leaves no orphan either.
+        A 429 is not ambiguous: Twilio did not process the request, so it is sent again after the
+        back-off, with no look and no clean-up. After a 5xx, a timeout or a dropped connection the
+        object may or may not exist: before trying again ask `find_ours` (given ``time.monotonic()``
+        when the first attempt started) whether one of our attempts took effect. It must answer only
+        for what provably came from these attempts, never for a look-alike. After a timeout the
+        request may still be on its way: wait as long again (up to a cap) before looking, or the late
+        original lands after the retry and becomes a duplicate. When the retries run out after an
+        ambiguous failure, look one last time, so the last attempt leaves no orphan either.
         """
-        started = time.time()
+        started = time.monotonic()
+        unsettled = False  # an attempt may have taken effect and nobody has looked since
         try:
             return make()
         except TwilioError as err:
@@ -203,6 +210,7 @@ class SchemaProvider(ResourceProvider):
         settings = self.client().settings
         deadline = time.monotonic() + settings.retry_max_seconds
         for attempt in range(1, max(settings.max_retries, 1) + 1):
+            unsettled = unsettled or not isinstance(last, RateLimited)
             pause = getattr(last, "retry_after", None)
             if pause is None:
                 pause = min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
@@ -212,15 +220,18 @@ class SchemaProvider(ResourceProvider):
                 break
             time.sleep(pause)
             try:
-                found = find_ours(started)
-                if found is not None:
-                    return found
+                if unsettled:
+                    found = find_ours(started)
+                    unsettled = False
+                    if found is not None:
+                        return found
                 return make()
             except TwilioError as err:
                 if not err.retryable:
                     raise
                 last = err
-        if not isinstance(last, RateLimited):
+        unsettled = unsettled or not isinstance(last, RateLimited)
+        if unsettled:
             # The last attempt may have taken effect (a 429 never does): adopt it or clean it up.
             if isinstance(last, Timeout):
                 time.sleep(min(settings.read_timeout, _TIMEOUT_SETTLE_MAX))
@@ -231,3 +242,45 @@ class SchemaProvider(ResourceProvider):
             if found is not None:
                 return found
         raise last
+
+    def confirm_gone(self, ident: str, action: str, probes: Sequence[tuple[str, Callable[[], None]]]) -> None:
+        """Return only if Twilio said the item is gone; else raise, and the caller changes nothing.
+
+        A 404 for an item counts as "gone" only when the same credentials and endpoint still get an
+        answer from the collection that holds it (a wrong `twilio:endpoint`, a proxy or a retired
+        product may answer 404 for every path). `probes` are (collection path, call) pairs asked in
+        turn: the collection that holds the item, then its parent (a device's collection, then the
+        account's). The first that answers proves Twilio is there, so the item (or its device) is
+        really gone. Each collection's answer is kept for the life of the process, so a refresh of
+        a thousand items asks once.
+        """
+        from microvisor_pulumi._twilio import NotFound
+
+        with _PROBE_LOCK:
+            answers: dict[str, bool] | None = getattr(self, "_probed", None)
+            if answers is None:
+                answers = {}
+                self._probed = answers
+        for path, probe in probes:
+            with _PROBE_LOCK:
+                answered = answers.get(path)
+            if answered is None:
+                try:
+                    probe()
+                    answered = True
+                except NotFound:
+                    answered = False
+                except TwilioError as err:
+                    self.fail(ident, err, f"{action} (confirming that the item is gone)")
+                with _PROBE_LOCK:
+                    answers[path] = answered
+            if answered:
+                return
+        where = " and ".join(path for path, _ in probes)
+        raise MicrovisorPulumiError(
+            f"{self.describe(ident)}: {action} stopped: {self.client().base_url(self.product)} answered "
+            f"404 Not Found for the item and also for {where}, which should answer even when empty. "
+            "Twilio does not answer that way for an item that is merely gone, so the endpoint looks "
+            "wrong: check twilio:endpoint (TWILIO_ENDPOINT), twilio:region and twilio:edge. Nothing "
+            "was changed in the Pulumi state."
+        )

@@ -29,7 +29,6 @@ UNIQUE_NAME_MAX = 128
 DEVICE_SID_RE = re.compile(r"^UV[0-9a-fA-F]{32}$")
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
-_LOOKS_LIKE_SID_RE = re.compile(r"^UV[0-9a-fA-F]*$")
 # C0 controls, DEL and the C1 controls (U+0080..U+009F, e.g. NEL): none of them is printable text.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -55,6 +54,24 @@ class Schema:
 
     def names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.props)
+
+
+# What a refresh stores in place of a write-only value that was changed outside Pulumi (a secret
+# rotated by someone else): the real value cannot be read back. It starts with NUL, which `check`
+# refuses in any value a program sends, so it can never be mistaken for one. Kept in the inputs as
+# well as the outputs so that `ignore_changes` on the value carries it forward (the engine copies
+# the old input before `check`), and `diff` then sees no change; a program that states its value
+# sees a change and sets it again.
+CHANGED_OUTSIDE = "\x00changed outside Pulumi"
+
+
+def changed_outside(stamp: Any) -> str:
+    """The marker for a write-only value changed outside Pulumi, with Twilio's date of the change."""
+    return f"{CHANGED_OUTSIDE} at {stamp}" if stamp else CHANGED_OUTSIDE
+
+
+def is_changed_outside(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(CHANGED_OUTSIDE)
 
 
 def is_unknown(value: Any) -> bool:
@@ -118,15 +135,22 @@ def check_value(value: Any) -> str | None:
     return _text_problem(value, max_len=VALUE_MAX, min_len=0, allow_control=True)
 
 
+def check_secret_value(value: Any) -> str | None:
+    """A secret's value, or the marker a refresh leaves where a value was changed outside Pulumi."""
+    return None if is_changed_outside(value) else check_value(value)
+
+
 def check_device(value: Any) -> str | None:
-    """A Device SID (UV + 32 hex digits) or the device's unique name."""
+    """A Device SID (UV + 32 hex digits) or the device's unique name.
+
+    Only UV followed by exactly 32 hex digits is a SID; anything else (``UV1``, ``UVBEEF``) is a
+    unique name, which Twilio allows to look like that.
+    """
     if isinstance(value, str) and DEVICE_SID_RE.match(value):
         return None
     problem = _text_problem(value, max_len=UNIQUE_NAME_MAX)
     if problem:
         return f"must be a Device SID (UV + 32 hex digits) or a unique name: it {problem}"
-    if _LOOKS_LIKE_SID_RE.match(value) and len(value) > 2:
-        return f"looks like a Device SID but is not UV followed by 32 hex digits ({len(value)} characters)"
     if value != value.strip():
         return "must not start or end with white space"
     return _dot_segment(value)

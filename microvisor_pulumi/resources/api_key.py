@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -25,22 +24,18 @@ from microvisor_pulumi.resources._schema import (
     secret,
 )
 
-# Keys made this close to a create whose answer was lost are taken for orphans of that create.
-_ORPHAN_WINDOW_SECONDS = 300.0
-_LOCK = threading.Lock()
+# A key is created under a name unique to that one attempt and given its real name once the answer
+# is in. After a create whose answer was lost, a key carrying one of our attempt names provably came
+# from this create (its secret never arrived, so it is useless and is deleted), and no other key on
+# the account, whatever its name or age, can be taken for it. The price is one more call per create.
+PENDING_PREFIX = "pulumi-pending-"
 _FIELDS = ("sid", "friendly_name", "date_created", "date_updated")
-
-
-def _parse_rfc2822(stamp: Any) -> float | None:
-    try:
-        return parsedate_to_datetime(stamp).timestamp() if isinstance(stamp, str) else None
-    except (TypeError, ValueError):
-        return None
 
 
 class ApiKeyProvider(SchemaProvider):
     """Create, read, update and delete one Twilio API key."""
 
+    product = "api"
     forbidden_hint = (
         " The credentials are not allowed to do this. Managing API keys needs the Account SID and "
         "Auth Token, a Main API key, or a restricted key whose policy allows it; a Standard key cannot."
@@ -57,21 +52,6 @@ class ApiKeyProvider(SchemaProvider):
         if prop.name == "friendly_name":
             return (old or "") == (new or "")
         return bool(old == new)
-
-    # Per-process bookkeeping (never pickled): keys this process made, creates under way by name.
-    def _known(self) -> set[str]:
-        known: set[str] | None = getattr(self, "_known_sids", None)
-        if known is None:
-            known = set()
-            self._known_sids = known
-        return known
-
-    def _inflight(self) -> dict[tuple[str, str], int]:
-        inflight: dict[tuple[str, str], int] | None = getattr(self, "_inflight_creates", None)
-        if inflight is None:
-            inflight = {}
-            self._inflight_creates = inflight
-        return inflight
 
     def outputs(self, account_sid: str, remote: Mapping[str, Any], key_secret: Any) -> dict[str, Any]:
         outs = {field: remote.get(field) for field in _FIELDS}
@@ -90,48 +70,38 @@ class ApiKeyProvider(SchemaProvider):
             account = plain(props.get("account_sid")) or client.account_sid
         except TwilioError as err:
             self.fail(name or "(unnamed)", err, "create")
+        attempts: list[str] = []
 
         def make() -> dict[str, Any]:
-            made = client.create_api_key(account, friendly_name=name)
-            with _LOCK:
-                self._known().add(str(made.get("sid")))
-            return made
+            pending = PENDING_PREFIX + uuid.uuid4().hex
+            attempts.append(pending)
+            return client.create_api_key(account, friendly_name=pending)
 
-        def find_ours(started: float) -> None:
-            # A key made by a create whose answer was lost is useless (its secret is gone): delete it.
-            # Only when no other create of a key with this name runs beside ours in this process, since
-            # that one's key would look just the same before its answer arrives.
-            with _LOCK:
-                alone = self._inflight().get(ident, 0) == 1
-                known = set(self._known())
-            if not alone:
-                return None
+        def find_ours(_started: float) -> None:
+            # Keys that carry one of this create's attempt names are ours, and useless: delete them.
             for key in list(client.list_api_keys(account)):
-                made = _parse_rfc2822(key.get("date_created"))
-                if (
-                    (key.get("friendly_name") or "") == (name or "")
-                    and key.get("sid") not in known
-                    and made is not None
-                    and made >= started - _ORPHAN_WINDOW_SECONDS
-                ):
+                if key.get("friendly_name") in attempts:
                     try:
                         client.delete_api_key(account, key["sid"])
                     except NotFound:
                         pass
             return None
 
-        ident = (account, name or "")
-        with _LOCK:
-            self._inflight()[ident] = self._inflight().get(ident, 0) + 1
         try:
-            remote = self.create_resilient(make, find_ours)
+            made = self.create_resilient(make, find_ours)
         except TwilioError as err:
             self.fail(name or "(unnamed)", err, "create")
-        finally:
-            with _LOCK:
-                self._inflight()[ident] -= 1
-        outs = self.outputs(account, remote, remote.get("secret"))
-        return CreateResult(str(remote["sid"]), outs)
+        try:
+            named = client.update_api_key(account, str(made["sid"]), name or "")
+        except TwilioError as err:
+            # Ours beyond doubt, and not usable as asked: delete it rather than leave it half made.
+            try:
+                client.delete_api_key(account, str(made["sid"]))
+            except TwilioError:
+                pass  # then the key keeps its pending name, which says what it is
+            self.fail(name or "(unnamed)", err, "create (naming the new key)")
+        outs = self.outputs(account, {**made, **named}, made.get("secret"))
+        return CreateResult(str(made["sid"]), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = self.client()
@@ -139,6 +109,7 @@ class ApiKeyProvider(SchemaProvider):
             account = plain(props.get("account_sid")) or client.account_sid
             remote = client.fetch_api_key(account, id_)
         except NotFound:
+            self.confirm_gone(id_, "refresh", self._probes(account))
             return ReadResult(None, {})
         except TwilioError as err:
             self.fail(id_, err, "refresh")
@@ -156,12 +127,17 @@ class ApiKeyProvider(SchemaProvider):
         return UpdateResult(self.outputs(account, remote, plain(olds.get("secret"))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        account = plain(props.get("account_sid"))
         try:
-            self.client().delete_api_key(plain(props.get("account_sid")), id_)
+            self.client().delete_api_key(account, id_)
         except NotFound:
-            pass
+            self.confirm_gone(id_, "delete", self._probes(account))
         except TwilioError as err:
             self.fail(id_, err, "delete")
+
+    def _probes(self, account: str) -> list[tuple[str, Callable[[], None]]]:
+        client = self.client()
+        return [(client.api_keys_path(account), lambda: client.probe_api_keys(account))]
 
 
 class ApiKey(TwilioResource, module="twilio", name="ApiKey"):

@@ -8,9 +8,9 @@ here are stored, by module and name, in users' Pulumi state: never rename or mov
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -19,26 +19,44 @@ from microvisor_pulumi._twilio import Conflict, InvalidInput, NotFound, TwilioEr
 from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError, SchemaProvider
 from microvisor_pulumi.resources._resource import TwilioResource, encoded_input
 from microvisor_pulumi.resources._schema import (
+    DEVICE_SID_RE,
     Prop,
     Schema,
+    changed_outside,
     check_bool,
     check_device,
     check_key,
+    check_secret_value,
     check_value,
     encode_value,
+    is_changed_outside,
     plain,
     secret,
 )
 
-# A secret found after an ambiguous create counts as ours if it was rotated this close to our
-# first attempt (allowing for clock skew between this machine and Twilio).
-_OURS_WINDOW_SECONDS = 300.0
-# Guards the per-process cache of resolved devices.
+if TYPE_CHECKING:
+    from microvisor_pulumi._twilio import TwilioClient
+
+# After an ambiguous create, an item counts as ours only if Twilio's own date of its last change
+# falls within our attempts, measured on Twilio's clock. Both Twilio's dates and its Date header have
+# one-second resolution, so two seconds of margin cover the rounding and nothing much older.
+_OURS_MARGIN_SECONDS = 2.0
+# Guards the per-process cache of resolved devices and the record of items this process claimed.
 _DEVICE_LOCK = threading.Lock()
+_CLAIM_LOCK = threading.Lock()
+# (collection, device SID or "", key) -> Twilio's date of the write by which a create in this process
+# made or took over the item. A delete of an older resource on the same item is then the second half
+# of a replacement that landed on it (or of another resource that took it over): it must not delete
+# what the new resource now owns.
+_CLAIMS: dict[tuple[str, str, str], float] = {}
 
 
 class _Taken(Exception):
     """After an ambiguous create, the key turned out to hold somebody else's item."""
+
+    def __init__(self, remote: Mapping[str, Any]) -> None:
+        super().__init__("taken")
+        self.remote = remote
 
 
 def _item_schema(kind: str, *, device: bool, secret_value: bool) -> Schema:
@@ -52,7 +70,7 @@ def _item_schema(kind: str, *, device: bool, secret_value: bool) -> Schema:
             replaces=secret_value,
             secret=secret_value,
             write_only=secret_value,
-            validate=check_value,
+            validate=check_secret_value if secret_value else check_value,
         ),
         Prop("overwrite", required=False, validate=check_bool),
     ]
@@ -77,8 +95,8 @@ class _ItemProvider(SchemaProvider):
     collection: ClassVar[str]  # "Configs" or "Secrets"
     device_scoped: ClassVar[bool]
     # A new key or a new device: the replacement can be made before the old item goes, so a failed
-    # create leaves the old one in place. (Were the "new" device the old one under a name we did not
-    # know, that create fails with "already exists" and nothing is lost.)
+    # create leaves the old one in place. Whether the device is really another one is settled in
+    # `same` (it asks Twilio when the program names the device by a name state does not know).
     new_name_props = ("key", "device_sid")
     delete_first_on_replace = True
 
@@ -96,6 +114,11 @@ class _ItemProvider(SchemaProvider):
     def is_secret(self) -> bool:
         return self.collection == "Secrets"
 
+    @property
+    def dated(self) -> str:
+        """The field holding Twilio's date of the item's last change."""
+        return "date_rotated" if self.is_secret else "date_updated"
+
     def ident(self, props: Mapping[str, Any]) -> str:
         key = str(plain(props.get("key")))
         return f"{plain(props.get('device_sid'))}/{key}" if self.device_scoped else key
@@ -105,11 +128,24 @@ class _ItemProvider(SchemaProvider):
 
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
         if prop.name == "device_sid":
-            # The same device named by SID or by unique name is no change.
-            return new in (old, plain(olds.get("device_name")))
+            return self._same_device(old, new, olds)
         if prop.name == "overwrite":
             return bool(old) == bool(new)
         return bool(old == new)
+
+    def _same_device(self, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
+        """Whether the program's device (SID or unique name) is the device the item lives on.
+
+        The same device under any of its names is no change, or a create-first replacement would
+        land on the very item it replaces and the engine would then delete it. Offline when the
+        program uses the SID or the name state knows; a name state does not know (the device was
+        renamed, or named after the item was made) is asked of Twilio, once per process.
+        """
+        if new in (old, plain(olds.get("device_name"))):
+            return True
+        if not isinstance(new, str) or not isinstance(old, str) or DEVICE_SID_RE.match(new):
+            return False  # another SID names another device
+        return bool(self.device(new)["sid"] == old)
 
     # -- devices: resolved once per device per process ---------------------------------------------
     def device(self, name_or_sid: str) -> dict[str, Any]:
@@ -131,7 +167,9 @@ class _ItemProvider(SchemaProvider):
                 self.fail(name_or_sid, err, "looking up the device")
             found = {"sid": remote.get("sid") or name_or_sid, "unique_name": remote.get("unique_name")}
             with _DEVICE_LOCK:
-                cache[name_or_sid] = found
+                # Under every name it answers to, so a later lookup by SID or name asks nothing.
+                for name in {name_or_sid, found["sid"], found["unique_name"]} - {None}:
+                    cache[name] = found
         return found
 
     # -- shaping outputs -------------------------------------------------------------------------
@@ -170,21 +208,43 @@ class _ItemProvider(SchemaProvider):
             pass
         return client.create_item(self.collection, key, value, device=sid)
 
-    def _is_ours(self, remote: Mapping[str, Any], value: str, started: float) -> bool:
-        if not self.is_secret:
-            return remote.get("value") == value
-        rotated = _parse_iso(remote.get("date_rotated"))
-        return rotated is not None and rotated >= started - _OURS_WINDOW_SECONDS
+    def _is_ours(self, client: TwilioClient, remote: Mapping[str, Any], value: str, started: float) -> bool:
+        """Whether an item found after an ambiguous create was written by our own attempts.
+
+        Only Twilio's clock counts: its date of the item's last change must fall after our first
+        attempt began, which is the Date of the response just read less the time elapsed here since
+        that attempt (a monotonic measure). Anything older belongs to someone else. A config must
+        also hold our value; a secret's value cannot be read, so its date is all there is.
+        """
+        clock = client.server_time()
+        changed = _parse_iso(remote.get(self.dated))
+        if clock is None or changed is None:
+            return False  # no proof either way: not ours
+        server_now, seen_at = clock
+        began = server_now - (seen_at - started)
+        if changed < began - _OURS_MARGIN_SECONDS:
+            return False
+        return self.is_secret or remote.get("value") == value
 
     def _take_over(
-        self, ident: str, key: str, value: str, sid: str | None, overwrite: bool
+        self, ident: str, key: str, value: str, sid: str | None, overwrite: bool, found: Mapping[str, Any]
     ) -> dict[str, Any]:
         if not overwrite:
+            changed = found.get(self.dated)
+            when = f" (last changed {changed}, before this create began)" if changed else ""
             raise AlreadyExists(
-                f"{self.describe(ident)}: the key already exists in Twilio. Set overwrite=True to take it "
-                "over (this resource then manages it and sets its value), or choose another key."
+                f"{self.describe(ident)}: the key already exists in Twilio{when} and this `pulumi up` did "
+                "not make it, so it belongs to someone else. Either set overwrite=True to take it over "
+                "(this resource then manages it, sets its value and deletes it on destroy), delete it "
+                "in Twilio by hand, or choose another key."
             )
         return self._write_existing(key, value, sid)
+
+    def _claim(self, sid: str | None, key: str, remote: Mapping[str, Any]) -> None:
+        stamp = _parse_iso(remote.get(self.dated))
+        if stamp is not None:
+            with _CLAIM_LOCK:
+                _CLAIMS[(self.collection, sid or "", key)] = stamp
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = str(plain(props["key"]))
@@ -193,6 +253,12 @@ class _ItemProvider(SchemaProvider):
         device = self.device(str(plain(props["device_sid"]))) if self.device_scoped else None
         sid = device["sid"] if device else None
         ident = f"{sid}/{key}" if sid else key
+        if is_changed_outside(value):
+            raise MicrovisorPulumiError(
+                f"{self.describe(ident)}: cannot create the secret: its value was changed outside Pulumi "
+                "(a refresh saw it) and `ignore_changes` on 'value' keeps Pulumi from knowing the new "
+                "one. Drop 'value' from ignore_changes for one `pulumi up`, so the declared value is set."
+            )
         client = self.client()
 
         def make() -> dict[str, Any]:
@@ -203,10 +269,9 @@ class _ItemProvider(SchemaProvider):
                 remote = client.fetch_item(self.collection, key, device=sid)
             except NotFound:
                 return None
-            if not self._is_ours(remote, value, started):
-                raise _Taken
-            # Secrets cannot be read back: set our value again so that state and Twilio agree.
-            return client.update_item(self.collection, key, value, device=sid) if self.is_secret else remote
+            if not self._is_ours(client, remote, value, started):
+                raise _Taken(remote)
+            return remote
 
         try:
             try:
@@ -214,16 +279,27 @@ class _ItemProvider(SchemaProvider):
             except (Conflict, InvalidInput) as err:
                 # Twilio's answer to a duplicate key is not documented: confirm by looking.
                 try:
-                    client.fetch_item(self.collection, key, device=sid)
+                    found = client.fetch_item(self.collection, key, device=sid)
                 except NotFound:
                     raise err from None
-                remote = self._take_over(ident, key, value, sid, overwrite)
-            except _Taken:
-                remote = self._take_over(ident, key, value, sid, overwrite)
+                remote = self._take_over(ident, key, value, sid, overwrite, found)
+            except _Taken as taken:
+                remote = self._take_over(ident, key, value, sid, overwrite, taken.remote)
         except TwilioError as err:
             self.fail(ident, err, "create")
+        self._claim(sid, key, remote)
         outs = self.outputs(props, remote, device)
         return CreateResult(self.ident(outs), outs)
+
+    def _probes(self, sid: str | None) -> list[tuple[str, Callable[[], None]]]:
+        """What to ask, in turn, to prove that a 404 for an item of `sid` came from Twilio."""
+        client = self.client()
+        probes: list[tuple[str, Callable[[], None]]] = []
+        if sid is not None:
+            path = client.items_path(self.collection, sid)
+            probes.append((path, lambda: client.probe_items(self.collection, device=sid)))
+        probes.append((client.items_path(self.collection), lambda: client.probe_items(self.collection)))
+        return probes
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = dict(props)
@@ -238,17 +314,20 @@ class _ItemProvider(SchemaProvider):
         try:
             remote = self.client().fetch_item(self.collection, key, device=sid)
         except NotFound:
+            self.confirm_gone(self.ident(props), "refresh", self._probes(sid))
             return ReadResult(None, {})
         except TwilioError as err:
             self.fail(self.ident(props), err, "refresh")
-        device = {"sid": sid, "unique_name": plain(props.get("device_name"))} if sid else None
+        # The device's current unique name (it may have been renamed outside Pulumi).
+        device = self.device(sid) if sid else None
         outs = self.outputs(props, remote, device)
         if self.is_secret and remote.get("date_rotated") != plain(props.get("date_rotated")):
-            # Rotated outside Pulumi: the value in Twilio is no longer the one in state, and it cannot
-            # be read back. Forget ours, so the next `up` sees a change and applies the value again.
+            # Changed outside Pulumi: the value in Twilio is no longer the one in state, and it cannot
+            # be read back. Keep a marker in its place (see CHANGED_OUTSIDE): the next `up` sees a
+            # change and sets the declared value again, unless the program ignores changes to it.
             for prop in self.schema.props:
                 if prop.write_only:
-                    outs.pop(prop.name, None)
+                    outs[prop.name] = secret(changed_outside(remote.get("date_rotated")))
         inputs = {p.name: outs[p.name] for p in self.schema.props if p.name in outs}
         return ReadResult(id_, outs, inputs)
 
@@ -258,7 +337,7 @@ class _ItemProvider(SchemaProvider):
         value = str(plain(news["value"]))
         sid = self._sid(olds)
         remote: Mapping[str, Any] = olds
-        if plain(olds.get("value")) != value:
+        if plain(olds.get("value")) != value and not is_changed_outside(value):
             try:
                 remote = self._write_existing(key, value, sid)
             except TwilioError as err:
@@ -270,12 +349,26 @@ class _ItemProvider(SchemaProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         key = str(plain(props["key"]))
+        sid = self._sid(props)
+        claim = (self.collection, sid or "", key)
+        with _CLAIM_LOCK:
+            claimed = _CLAIMS.get(claim)
+        if claimed is not None:
+            ours = _parse_iso(plain(props.get(self.dated)))
+            if ours is None or ours < claimed:
+                # A create of this very process made or took over this item after this resource
+                # last wrote it: it belongs to that resource now (a replacement that landed on the
+                # same item, or an overwrite=True neighbour). Deleting it would delete theirs.
+                return
         try:
-            self.client().delete_item(self.collection, key, device=self._sid(props))
+            self.client().delete_item(self.collection, key, device=sid)
         except NotFound:
-            pass  # already gone: that is what delete wants
+            # Already gone is what delete wants, once Twilio (not a misrouted endpoint) says so.
+            self.confirm_gone(id_, "delete", self._probes(sid))
         except TwilioError as err:
             self.fail(id_, err, "delete")
+        with _CLAIM_LOCK:
+            _CLAIMS.pop(claim, None)
 
 
 class AccountConfigProvider(_ItemProvider):
@@ -316,8 +409,7 @@ class _Item(TwilioResource):
     ) -> None:
         provider = self.provider_class()
         inputs["value"] = encoded_input(inputs["value"])
-        dated = "date_rotated" if provider.is_secret else "date_updated"
-        outputs: tuple[str, ...] = ("device_sid", "device_name", "key", "value", dated, "url")
+        outputs: tuple[str, ...] = ("device_sid", "device_name", "key", "value", provider.dated, "url")
         if not provider.device_scoped:
             outputs = outputs[2:]
         TwilioResource.__init__(self, provider, resource_name, inputs, outputs, opts)

@@ -127,7 +127,11 @@ STEPS = (
 )
 
 
-def target_for(step: str) -> int:
+def target_for(step: str, kind: str = "") -> int:
+    if kind == "ApiKey" and step.startswith("create"):
+        # Made under a name unique to the attempt, then renamed: the price of never taking another
+        # key for ours after a lost answer (issue 10).
+        return 2
     return {"preview": 0, "replace": 2}.get(step, 1)
 
 
@@ -143,8 +147,10 @@ def calls_table(result: dict[str, Any]) -> Table:
                 cells.append("n/a")
                 continue
             cells.append(str(n))
-            ok = ok and n <= target
-        rows.append([step, *cells, str(target), verdict(ok)])
+            ok = ok and n <= target_for(step, kind)
+        targets = sorted({target, *(target_for(step, k) for k in KINDS)})
+        label = str(target) if len(targets) == 1 else f"{target} (ApiKey {target_for(step, 'ApiKey')})"
+        rows.append([step, *cells, label, verdict(ok)])
     plans = {k: plan(k) for k in KINDS}
     return Table(
         "HTTP calls per operation (emulator request log)",
@@ -157,6 +163,10 @@ def calls_table(result: dict[str, Any]) -> Table:
             + ", ".join(f"{k}: {p.replace_what}" for k, p in plans.items())
             + ".",
             "ApiKey replace (a new account_sid) is n/a: the emulator serves a single account.",
+            "ApiKey create is 2 calls: the key is made under a name unique to the attempt, then given its "
+            "real name, so that after a lost answer no other key can be taken for ours.",
+            "A device item's first refresh in a host process also looks its device up (to keep "
+            "device_name current); later ones on the same device make one call.",
             "A replace is one create plus one delete for every kind, so its target is 2 for configs too.",
             "preview = Check + Diff with changed inputs; read = Read as in `pulumi refresh`.",
             "The first create on a device also looks the device up (to resolve a unique name and record "

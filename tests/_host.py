@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,23 @@ class Engine:
         assert resp.id, "a create must return an id"
         return State(resp.id, urn, checked, resp.properties, ["create"])
 
-    def diff(self, state: State, inputs: dict[str, Any]) -> tuple[Any, struct_pb2.Struct]:
+    @staticmethod
+    def ignoring(state: State, inputs: dict[str, Any], ignore_changes: Sequence[str]) -> dict[str, Any]:
+        """The engine's `ignore_changes`, applied to the program's inputs before Check: each ignored
+        property takes its old input's value, or is removed where the old inputs lack it."""
+        news = dict(inputs)
+        olds = state.ins
+        for name in ignore_changes:
+            if name in olds:
+                news[name] = olds[name]
+            else:
+                news.pop(name, None)
+        return news
+
+    def diff(
+        self, state: State, inputs: dict[str, Any], ignore_changes: Sequence[str] = ()
+    ) -> tuple[Any, struct_pb2.Struct]:
+        inputs = self.ignoring(state, inputs, ignore_changes)
         checked = self.check(inputs, olds=state.inputs).inputs
         resp = self.stub.Diff(
             pb.DiffRequest(
@@ -188,9 +205,9 @@ class Engine:
     def preview(self, state: State, inputs: dict[str, Any]) -> Any:
         return self.diff(state, inputs)[0]
 
-    def up(self, state: State, inputs: dict[str, Any]) -> State:
+    def up(self, state: State, inputs: dict[str, Any], ignore_changes: Sequence[str] = ()) -> State:
         """`pulumi up` with new inputs for an existing resource: no-op, update, or replace."""
-        resp, checked = self.diff(state, inputs)
+        resp, checked = self.diff(state, inputs, ignore_changes)
         if resp.changes != pb.DiffResponse.DIFF_SOME:
             return State(state.id, state.urn, checked, state.outputs, [*state.history, "same"])
         if not resp.replaces:

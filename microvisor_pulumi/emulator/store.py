@@ -197,7 +197,6 @@ class Store:
         # One-second resolution, as Twilio's: two writes in the same second show the same date.
         return int(self.clock())
 
-
     def close(self) -> None:
         """Close the database; state in a file stays there."""
         with self._lock:

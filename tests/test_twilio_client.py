@@ -479,3 +479,50 @@ def test_client_refuses_to_be_pickled_or_copied(make: MakeClient) -> None:
     ):
         with pytest.raises(TypeError, match="cannot be pickled"):
             attempt()
+
+
+def _echo_authorization(r: Received) -> Canned:
+    # A proxy that echoes the request's Authorization header in several spellings, and another
+    # party's Basic credential as well.
+    header = r.headers.get("Authorization", "")
+    b64 = header.split(" ", 1)[-1]
+    return twilio_error(
+        502,
+        20500,
+        f"upstream refused Authorization: {header}; raw={b64}; "
+        f'headers={{"authorization": "{header}"}}; other=Basic QUJDREVGR0hJSktMTU5PUFFSU1RVVg==',
+    )
+
+
+@pytest.mark.parametrize("use_api_key", [False, True])
+def test_an_echoed_authorization_header_never_reaches_an_error(
+    fake: FakeTwilio, make: MakeClient, use_api_key: bool
+) -> None:
+    fake.handler = _echo_authorization
+    creds = {"api_key": SK, "api_secret": API_SECRET} if use_api_key else {}
+    client = make(max_retries=0, **creds)
+    with pytest.raises(TwilioError) as info:
+        client.request("GET", "microvisor", "/v1/Configs")
+    sent = fake.received[-1].headers["Authorization"]
+    b64 = sent.split(" ", 1)[1]
+    text = " ".join([str(info.value), repr(info.value), str(vars(info.value))])
+    for leaked in (sent, b64, TOKEN, API_SECRET, "QUJDREVGR0hJSktMTU5PUFFSU1RVVg=="):
+        assert leaked not in text, text
+    assert "Authorization: ***" in str(info.value)
+
+
+def test_server_time_comes_from_the_date_header_of_this_threads_last_response(
+    fake: FakeTwilio, make: MakeClient
+) -> None:
+    client = make()
+    assert client.server_time() is None
+    fake.add(Canned(200, CONFIG, headers={"Date": "Mon, 13 Jun 2016 22:50:08 GMT"}))
+    client.fetch_item("Configs", "k")
+    when, seen_at = client.server_time() or (0.0, 0.0)
+    assert when == 1465858208.0 and abs(time.monotonic() - seen_at) < 5
+    # Another thread has seen no response: it has no clock of its own yet.
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(client.server_time()))
+    worker.start()
+    worker.join()
+    assert other == [None]

@@ -90,7 +90,9 @@ def test_restricted_key_create_update_in_place_and_delete(host, emu, calls):
     eng.delete(state)
     assert calls() == [("DELETE", f"/v1/Keys/{state.id}", 204)]
     assert emu.store.authenticate(state.id, secret) is None
+    calls.reset()
     assert eng.refresh(state) is None  # 404, and the IAM collection answers: gone
+    assert calls() == [("GET", f"/v1/Keys/{state.id}", 404), ("GET", "/v1/Keys", 200)]
 
 
 def test_refresh_sees_policy_drift_and_up_sets_it_back(host, emu, api, calls):

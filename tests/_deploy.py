@@ -48,6 +48,8 @@ class _Monitor(MockMonitor):
 
 
 class StackMocks(pulumi.runtime.Mocks):
+    """One stack's resources across runs of a program (see the module docstring)."""
+
     def __init__(self, host: ProviderHost, project: str = "fleet") -> None:
         self.host = host
         self.project = project

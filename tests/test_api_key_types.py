@@ -242,3 +242,17 @@ def test_a_state_made_before_key_types_keeps_working(host, emu, api, calls):
     moved = eng.up(renamed, restricted("legacy-2", READ))
     assert moved.history[-1] == "create-delete" and moved.outs["key_type"] == "restricted"
     assert emu.store.authenticate(made["sid"], made["secret"]) is None
+
+
+def test_a_429_on_restricted_create_is_resent_without_looking(host, emu):
+    eng = engine(host, "ApiKey")
+    emu.add_fault(method="POST", path=r"^/v1/Keys$", times=1, status=429, retry_after="0")
+    state = eng.create(restricted("busy", READ))
+    log = [(r["method"], r["path"], r["status"]) for r in emu.request_log()]
+    # Twilio did not process a 429: no list, no clean-up, just the same create again.
+    assert log == [
+        ("POST", "/v1/Keys", 429),
+        ("POST", "/v1/Keys", 201),
+        ("POST", f"/v1/Keys/{state.id}", 200),
+    ]
+    assert [r["sid"] for _, r in emu.store.list_keys()] == [state.id]

@@ -1,6 +1,12 @@
 """Twilio API keys, whose secret Twilio returns once, at creation: Standard keys through API v2010,
 restricted keys (with a policy) through IAM v1. Both APIs manage the same keys.
 
+Why one resource with ``key_type`` rather than a kind of its own: it is one remote object (a key
+made by IAM is listed by v2010), its type is one property whose change means a replacement, which
+the schema says (``replaces=True``, new key first), and users' states keep the one `ApiKey` type
+token. A Standard key still goes through API v2010, so a state written before key types existed
+makes exactly the calls it always made.
+
 `ApiKeyProvider` is stored, by module and name, in users' Pulumi state: never rename or move it.
 """
 

@@ -3,6 +3,7 @@
 The public API is exactly what this module exports::
 
     from microvisor_pulumi import AccountConfig, DeviceConfig, AccountSecret, DeviceSecret, ApiKey
+    from microvisor_pulumi import RotatingApiKey
 
 Credentials come from the stack config (``twilio:accountSid``, ``twilio:authToken`` or
 ``twilio:apiKey`` and ``twilio:apiSecret``, ``twilio:region``, ``twilio:edge``, ``twilio:endpoint``)
@@ -13,6 +14,7 @@ from microvisor_pulumi._version import __version__
 from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError
 from microvisor_pulumi.resources.api_key import ApiKey
 from microvisor_pulumi.resources.microvisor import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
+from microvisor_pulumi.resources.rotating_api_key import RotatingApiKey
 
 __all__ = [
     "AccountConfig",
@@ -22,5 +24,6 @@ __all__ = [
     "DeviceConfig",
     "DeviceSecret",
     "MicrovisorPulumiError",
+    "RotatingApiKey",
     "__version__",
 ]

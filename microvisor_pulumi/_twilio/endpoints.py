@@ -202,3 +202,11 @@ class TwilioEndpoints(ABC):
     def list_iam_keys(self, account_sid: str) -> Iterator[Record]:
         """Every IAM key of the account (``AccountSid`` is a required query parameter), across all pages."""
         return self.iter_list("iam", "/v1/Keys", params={"AccountSid": account_sid})
+
+    def probe_iam_keys(self, account_sid: str) -> None:
+        """Ask IAM for one API key of the account: returns if the collection answers (see ``probe_items``)."""
+        next(self.iter_list("iam", "/v1/Keys", params={"AccountSid": account_sid}, page_size=1), None)
+
+    def iam_keys_path(self) -> str:
+        """The path of IAM's API key collection (for messages and bookkeeping)."""
+        return "/v1/Keys"

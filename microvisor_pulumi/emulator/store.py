@@ -536,7 +536,7 @@ class Store:
 def policy_allows(allow: Iterable[str], permission: str) -> bool:
     """True if a restricted key's ``allow`` list grants ``permission``.
 
-    Entries match exactly, or as a prefix when they end in ``*`` (``/twilio/iot/microvisor/*``).
+    Entries match exactly, or as a prefix when they end in ``*`` (``/twilio/messaging/*``).
     """
     for entry in allow:
         if entry == permission or (entry.endswith("*") and permission.startswith(entry[:-1])):

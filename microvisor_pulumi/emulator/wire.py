@@ -165,12 +165,13 @@ class Request:
 
 @dataclass(frozen=True)
 class Route:
-    """One line of the routing table: method + path template -> handler, with the permission it needs."""
+    """One line of the routing table: method + path template -> handler, with the permission it needs
+    (None: no documented restricted-key permission covers it)."""
 
     method: str
     template: str
     handler: str
-    permission: str
+    permission: str | None
     kwargs: dict[str, Any]
     regex: re.Pattern[str]
 
@@ -182,37 +183,39 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-_MV = "/twilio/iot/microvisor/"
+# Twilio documents no restricted-key permission for Microvisor, so its routes name none (None) and
+# a restricted key is refused there whatever its policy: an assumption, said in the README.
+_NO_DOCUMENTED_PERMISSION = None
 _KEYS = KEYS_PERMISSION_PREFIX
 _V2010 = "/2010-04-01/Accounts/{account}"
 _CFG: dict[str, Any] = {"kind": "config"}
 _SEC: dict[str, Any] = {"kind": "secret"}
 
 # The routing table (moto's urls.py): method, raw path template, handler method, permission.
-_TABLE: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
-    ("GET", "/v1/Configs", "list_items", _MV + "configs/read", _CFG),
-    ("POST", "/v1/Configs", "create_item", _MV + "configs/create", _CFG),
-    ("GET", "/v1/Configs/{key}", "fetch_item", _MV + "configs/read", _CFG),
-    ("POST", "/v1/Configs/{key}", "update_item", _MV + "configs/update", _CFG),
-    ("DELETE", "/v1/Configs/{key}", "delete_item", _MV + "configs/delete", _CFG),
-    ("GET", "/v1/Secrets", "list_items", _MV + "secrets/read", _SEC),
-    ("POST", "/v1/Secrets", "create_item", _MV + "secrets/create", _SEC),
-    ("GET", "/v1/Secrets/{key}", "fetch_item", _MV + "secrets/read", _SEC),
-    ("POST", "/v1/Secrets/{key}", "update_item", _MV + "secrets/update", _SEC),
-    ("DELETE", "/v1/Secrets/{key}", "delete_item", _MV + "secrets/delete", _SEC),
-    ("GET", "/v1/Devices", "list_devices", _MV + "devices/read", {}),
-    ("GET", "/v1/Devices/{device}", "fetch_device", _MV + "devices/read", {}),
-    ("POST", "/v1/Devices/{device}", "update_device", _MV + "devices/update", {}),
-    ("GET", "/v1/Devices/{device}/Configs", "list_items", _MV + "device-configs/read", _CFG),
-    ("POST", "/v1/Devices/{device}/Configs", "create_item", _MV + "device-configs/create", _CFG),
-    ("GET", "/v1/Devices/{device}/Configs/{key}", "fetch_item", _MV + "device-configs/read", _CFG),
-    ("POST", "/v1/Devices/{device}/Configs/{key}", "update_item", _MV + "device-configs/update", _CFG),
-    ("DELETE", "/v1/Devices/{device}/Configs/{key}", "delete_item", _MV + "device-configs/delete", _CFG),
-    ("GET", "/v1/Devices/{device}/Secrets", "list_items", _MV + "device-secrets/read", _SEC),
-    ("POST", "/v1/Devices/{device}/Secrets", "create_item", _MV + "device-secrets/create", _SEC),
-    ("GET", "/v1/Devices/{device}/Secrets/{key}", "fetch_item", _MV + "device-secrets/read", _SEC),
-    ("POST", "/v1/Devices/{device}/Secrets/{key}", "update_item", _MV + "device-secrets/update", _SEC),
-    ("DELETE", "/v1/Devices/{device}/Secrets/{key}", "delete_item", _MV + "device-secrets/delete", _SEC),
+_TABLE: tuple[tuple[str, str, str, str | None, dict[str, Any]], ...] = (
+    ("GET", "/v1/Configs", "list_items", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("POST", "/v1/Configs", "create_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("GET", "/v1/Configs/{key}", "fetch_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("POST", "/v1/Configs/{key}", "update_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("DELETE", "/v1/Configs/{key}", "delete_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("GET", "/v1/Secrets", "list_items", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("POST", "/v1/Secrets", "create_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("GET", "/v1/Secrets/{key}", "fetch_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("POST", "/v1/Secrets/{key}", "update_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("DELETE", "/v1/Secrets/{key}", "delete_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("GET", "/v1/Devices", "list_devices", _NO_DOCUMENTED_PERMISSION, {}),
+    ("GET", "/v1/Devices/{device}", "fetch_device", _NO_DOCUMENTED_PERMISSION, {}),
+    ("POST", "/v1/Devices/{device}", "update_device", _NO_DOCUMENTED_PERMISSION, {}),
+    ("GET", "/v1/Devices/{device}/Configs", "list_items", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("POST", "/v1/Devices/{device}/Configs", "create_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("GET", "/v1/Devices/{device}/Configs/{key}", "fetch_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("POST", "/v1/Devices/{device}/Configs/{key}", "update_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("DELETE", "/v1/Devices/{device}/Configs/{key}", "delete_item", _NO_DOCUMENTED_PERMISSION, _CFG),
+    ("GET", "/v1/Devices/{device}/Secrets", "list_items", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("POST", "/v1/Devices/{device}/Secrets", "create_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("GET", "/v1/Devices/{device}/Secrets/{key}", "fetch_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("POST", "/v1/Devices/{device}/Secrets/{key}", "update_item", _NO_DOCUMENTED_PERMISSION, _SEC),
+    ("DELETE", "/v1/Devices/{device}/Secrets/{key}", "delete_item", _NO_DOCUMENTED_PERMISSION, _SEC),
     ("GET", _V2010 + "/Keys.json", "list_keys_v2010", _KEYS + "read", {}),
     ("POST", _V2010 + "/Keys.json", "create_key_v2010", _KEYS + "create", {}),
     ("GET", _V2010 + "/Keys/{sid}.json", "fetch_key_v2010", _KEYS + "read", {}),
@@ -471,9 +474,16 @@ class WireApp:
             return None
         if principal.kind == "standard":
             # Twilio: Standard keys cannot manage API keys; everything else is open to them.
-            if route.permission.startswith(KEYS_PERMISSION_PREFIX):
+            if route.permission is not None and route.permission.startswith(KEYS_PERMISSION_PREFIX):
                 return error_response(403, 20403, "Standard API keys cannot manage API keys")
             return None
+        if route.permission is None:
+            return error_response(
+                403,
+                20403,
+                "Restricted API keys cannot use this API: Twilio documents no restricted-key permission "
+                "for it (an assumption of this emulator)",
+            )
         if policy_allows(principal.allow, route.permission):
             return None
         return error_response(403, 20403, f"This API key's policy does not allow {route.permission}")

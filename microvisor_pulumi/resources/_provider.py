@@ -85,9 +85,9 @@ class SchemaProvider(ResourceProvider):
     new_name_props: ClassVar[tuple[str, ...]] = ()
     # Said after a 403: what the credentials would need for this kind.
     forbidden_hint: ClassVar[str] = (
-        " The credentials are valid but not allowed to do this: a restricted API key needs a policy "
-        "that allows this Microvisor operation; the Account SID and Auth Token, a Main or a Standard "
-        "key may do it."
+        " The credentials are valid but not allowed to do this. Twilio documents no restricted-key "
+        "permission for Microvisor, so a restricted API key is assumed unable to use it (an assumption, "
+        "not documented behaviour); the Account SID and Auth Token, a Main or a Standard key may do it."
     )
     delete_first_on_replace: ClassVar[bool] = False
     # The Twilio product this kind lives in (its base URL is named in errors).

@@ -1,0 +1,131 @@
+"""Run a Pulumi program several times as successive `pulumi up`s of one stack, without the CLI.
+
+`StackMocks` are set_mocks mocks that remember the stack between runs and send every step of every
+dynamic resource to the real provider host (`_host.Engine`): a resource new to the program is
+created; one seen before goes through diff, then nothing, an update or a replacement, as the
+engine decides; one whose `replacement_trigger` changed is replaced (created first, unless it asked
+for delete-before-replace); and what the program no longer declares is deleted when the run ends,
+after everything else, as the engine deletes it. `refresh()` reads every resource back.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dill
+import pulumi
+from _host import Engine, ProviderHost, State
+from _mocks import _plain
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+
+@dataclass
+class Tracked:
+    engine: Engine
+    state: State
+    trigger: bytes | None
+
+
+class _Monitor(MockMonitor):
+    """Keeps, per resource name, what the engine would see in the registration but mocks do not get."""
+
+    def __init__(self, mocks: StackMocks) -> None:
+        super().__init__(mocks)
+        self.stack = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        has = request.HasField("replacement_trigger")
+        self.stack.registrations[request.name] = {
+            "trigger": request.replacement_trigger.SerializeToString(deterministic=True) if has else None,
+            "delete_before_replace": request.deleteBeforeReplace,
+            "secret_outputs": list(request.additionalSecretOutputs),
+        }
+        return super().RegisterResource(request)
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    """One stack's resources across runs of a program (see the module docstring)."""
+
+    def __init__(self, host: ProviderHost, project: str = "fleet") -> None:
+        self.host = host
+        self.project = project
+        self.resources: dict[tuple[str, str], Tracked] = {}  # by (type token, name)
+        self.registrations: dict[str, dict[str, Any]] = {}
+        self.steps: list[tuple[str, str]] = []  # (name, step) over all runs
+        self._seen: set[tuple[str, str]] = set()
+        self._deferred: list[Tracked] = []
+
+    def up(self, program: Callable[[], dict[str, pulumi.Output[Any]]]) -> dict[str, tuple[Any, bool]]:
+        """One `pulumi up`: run the program, then delete what it no longer declares."""
+        monitor = _Monitor(self)
+        pulumi.runtime.set_mocks(self, project=self.project, stack="dev", preview=False, monitor=monitor)
+        self._seen = set()
+        self._deferred = []
+        results: dict[str, tuple[Any, bool]] = {}
+
+        @pulumi.runtime.test
+        def run() -> pulumi.Output[Any]:
+            outputs = program()
+
+            async def settle() -> None:
+                for name, output in outputs.items():
+                    results[name] = (await output.future(), await output.is_secret())
+
+            return pulumi.Output.from_input(settle())
+
+        run()
+        for key in [k for k in self.resources if k not in self._seen]:
+            tracked = self.resources.pop(key)
+            tracked.engine.delete(tracked.state)
+            self.steps.append((key[1], "delete"))
+        for tracked in self._deferred:
+            tracked.engine.delete(tracked.state)
+        return results
+
+    def refresh(self) -> None:
+        for key, tracked in list(self.resources.items()):
+            state = tracked.engine.refresh(tracked.state)
+            assert state is not None, f"{key[1]} vanished on refresh"
+            tracked.state = state
+            self.steps.append((key[1], "refresh"))
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = {k: _plain(v) for k, v in args.inputs.items()}
+        pickled = inputs.pop("__provider", None)
+        if pickled is None:
+            return f"{args.name}-id", inputs  # a component: nothing to send anywhere
+        key = (args.typ, args.name)
+        self._seen.add(key)
+        reg = self.registrations.get(args.name, {})
+        trigger = reg.get("trigger")
+        old = self.resources.get(key)
+        if old is None:
+            engine = Engine(self.host, dill.loads(base64.b64decode(pickled)), args.typ)
+            state, step = engine.create(inputs, name=args.name), "create"
+        elif old.trigger != trigger:
+            engine = old.engine
+            if reg.get("delete_before_replace"):
+                engine.delete(old.state)
+                state, step = engine.create(inputs, name=args.name), "delete-create"
+            else:
+                state, step = engine.create(inputs, name=args.name), "create-delete"
+                self._deferred.append(old)  # the engine deletes the replaced resource last
+        else:
+            engine = old.engine
+            state = engine.up(old.state, inputs)
+            step = state.history[-1]
+        self.resources[key] = Tracked(engine, state, trigger)
+        self.steps.append((args.name, step))
+        outs = dict(state.outs)
+        outs.pop("__provider", None)
+        for name in reg.get("secret_outputs", []):
+            if name in outs:
+                outs[name] = rpc.wrap_rpc_secret(_plain(outs[name]))
+        return state.id, {**inputs, **outs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return {}

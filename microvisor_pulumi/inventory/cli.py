@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
-from microvisor_pulumi.inventory import Inventory, read_inventory
-from microvisor_pulumi.inventory import render
+from microvisor_pulumi.inventory import Inventory, read_inventory, render
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -71,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout",
         choices=render.LAYOUTS,
         default="auto",
-        help=f"one call per resource, or a table and a loop; auto: table above {render.TABLE_THRESHOLD} resources",
+        help=f"one call per resource, or a table and a loop (auto: a table above {render.TABLE_THRESHOLD})",
     )
     parser.add_argument(
         "--force", action="store_true", help="replace the files of an existing project folder"

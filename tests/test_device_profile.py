@@ -195,3 +195,39 @@ def test_bad_input_is_refused_at_declaration(kwargs, error, message):
     with pytest.raises(error, match=message):
         DeviceProfile("bad", **kwargs)
     assert mocks.created == []
+
+
+def test_readme_profile_replaces_the_generated_loop_under_the_same_names():
+    """README step 5 on the generated example: same children, same names, same Config values."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    step5 = readme.split("**5. Move to `DeviceProfile`.**", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", step5, re.S)
+    assert snippet is not None
+    example = (root / "examples" / "adopted-fleet" / "__main__.py").read_text()
+    table = example.split("\nfor key, value in ACCOUNT_CONFIGS.items():", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(table, "table", "exec"), namespace)  # DEVICES and friends, no resources yet
+    devices = namespace["DEVICES"]
+    mocks = Echo({}).install()
+    names = [n for d in devices.values() for n in d["secrets"].values()]
+    pulumi.runtime.set_all_config({f"fleet:{n}": "v" for n in names}, [f"fleet:{n}" for n in names])
+
+    def program() -> dict[str, Any]:
+        exec(compile(table + "\n" + snippet.group(1), "readme", "exec"), {"__name__": "__main__"})
+        return {}
+
+    try:
+        run(program)
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    declared = {(t, n): i for t, n, i in mocks.created if t in (CONFIG, SECRET)}
+    expected = {(CONFIG, f"{sid}/{k}") for sid, d in devices.items() for k in d["configs"]}
+    expected |= {(SECRET, f"{sid}/{k}") for sid, d in devices.items() for k in d["secrets"]}
+    assert set(declared) == expected
+    for sid, d in devices.items():
+        for key, value in d["configs"].items():
+            assert declared[CONFIG, f"{sid}/{key}"]["value"] == value

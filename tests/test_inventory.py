@@ -23,7 +23,7 @@ import yaml
 from _host import ROOT, Engine, ProviderHost, State, engine, from_struct, strip_secrets
 from pulumi.runtime import rpc
 
-from microvisor_pulumi.emulator import Emulator
+from microvisor_pulumi.emulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Emulator
 from microvisor_pulumi.emulator.fleet import (
     ACCOUNT_CONFIGS,
     API_KEY_NAMES,
@@ -472,3 +472,26 @@ def test_example_is_the_inventory_of_the_seeded_fleet(fleet, tmp_path):
     kept = {p.name: p.read_text() for p in EXAMPLE_DIR.iterdir() if p.is_file()}
     assert kept == fresh, "examples/adopted-fleet is stale: rerun with MICROVISOR_UPDATE_EXAMPLES=1"
     _ruff_clean(EXAMPLE_DIR)
+
+
+def test_emulator_command_line_seeds_a_fleet_to_try_the_inventory_on(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microvisor_pulumi.emulator", "--port", "0", "--fleet", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:")
+        stdout, stderr = io.StringIO(), io.StringIO()
+        env = {"TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
+        rc = main(
+            ["--out", str(tmp_path / "p"), "--endpoint", url], environ=env, stdout=stdout, stderr=stderr
+        )
+        assert rc == 0, stderr.getvalue()
+        assert "Read 4 devices, 14 Configs, 13 Secrets and 2 API keys" in stderr.getvalue()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

@@ -231,3 +231,24 @@ def test_readme_profile_replaces_the_generated_loop_under_the_same_names():
     for sid, d in devices.items():
         for key, value in d["configs"].items():
             assert declared[CONFIG, f"{sid}/{key}"]["value"] == value
+
+
+def test_pulumis_pickler_patch_does_not_pile_up_across_many_resources():
+    """serialize_provider nests one wrapper per call (pulumi 3.272); ~980 nested wrappers exhaust
+    the recursion limit. Each registration must leave pickle as it found it, so 1,000 resources
+    (a 170-device fleet) register without RecursionError."""
+    import pickle
+
+    from microvisor_pulumi import AccountConfig
+
+    Echo({}).install()
+    depths: list[str] = []
+
+    def program() -> dict[str, Any]:
+        for i in range(1000):
+            AccountConfig(f"c{i}", key=f"c{i}", value="v")
+            depths.append(pickle._Pickler._batch_setitems.__name__)  # type: ignore[attr-defined]
+        return {}
+
+    run(program)
+    assert set(depths) == {"_batch_setitems"}

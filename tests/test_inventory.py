@@ -8,6 +8,7 @@ create), and compare the emulator's state and request log before and after; then
 
 from __future__ import annotations
 
+import copy
 import io
 import runpy
 import subprocess
@@ -99,7 +100,11 @@ class HostMocks(pulumi.runtime.Mocks):
         self.host = host
         self.states: dict[tuple[str, str], State] = {}
         self.steps: list[tuple[str, str]] = []  # (resource name, last step)
-        self._engines: dict[str, Engine] = {}
+        # Built here, on one thread: serialize_provider swaps pickle.Pickler internals process-wide
+        # while it runs, so calling it from the mocks' threads as the program registers resources
+        # races with the program's own calls and can leave pickling broken for the whole session.
+        kinds = ("AccountConfig", "AccountSecret", "DeviceConfig", "DeviceSecret")
+        self._engines: dict[str, Engine] = {kind: engine(host, kind) for kind in kinds}
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -107,11 +112,10 @@ class HostMocks(pulumi.runtime.Mocks):
         pickled = inputs.pop("__provider")
         kind = args.typ.rsplit(":", 1)[1]
         with self._lock:
-            eng = self._engines.get(kind)
-            if eng is None:
-                eng = self._engines[kind] = engine(self.host, kind)
             prior = self.states.get((args.typ, args.name))
-        eng.provider_str = pickled  # the program's own pickle, as the engine would send it
+        # The program's own pickle, as the engine would send it (a copy: engines are shared by threads).
+        eng = copy.copy(self._engines[kind])
+        eng.provider_str = pickled
         state = eng.create(inputs, name=args.name) if prior is None else eng.up(prior, inputs)
         with self._lock:
             self.states[(args.typ, args.name)] = state

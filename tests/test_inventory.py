@@ -505,3 +505,31 @@ def test_emulator_command_line_seeds_a_fleet_to_try_the_inventory_on(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_reading_devices_in_parallel_gives_the_same_inventory(make_emulator):
+    from microvisor_pulumi._twilio import Settings, TwilioClient
+
+    devices = fleet_devices(12)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    settings = Settings.resolve(config={}, environ={**_env(emu), "TWILIO_ENDPOINT": emu.url})
+    seen: list[tuple[int, int]] = []
+    with TwilioClient(settings) as client:
+        one = read_inventory(client, emu.account_sid, workers=1)
+        four = read_inventory(client, emu.account_sid, lambda d, t: seen.append((d, t)), workers=4)
+        with pytest.raises(ValueError, match="workers must be at least 1"):
+            read_inventory(client, emu.account_sid, workers=0)
+    assert one == four and len(one.devices) == 12
+    assert seen == [(n, 12) for n in range(1, 13)]
+    assert [d.unique_name for d in one.devices] == [f"sensor-{n:03d}" for n in range(1, 13)]
+
+
+def test_package_command_line_names_its_commands(capsys):
+    from microvisor_pulumi.__main__ import main as package_main
+
+    assert package_main(["--help"]) == 0
+    assert "inventory" in capsys.readouterr().out
+    assert package_main([]) == 2
+    assert package_main(["nope"]) == 2
+    assert "unknown command 'nope'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
-from microvisor_pulumi.inventory import Inventory, read_inventory, render
+from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     creds.add_argument("--endpoint", help="one base URL for every Twilio host, e.g. the emulator's")
     creds.add_argument("--region", help="Twilio region, e.g. ie1")
     creds.add_argument("--edge", help="Twilio edge, e.g. dublin")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="devices read at once (default: %(default)s)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     return parser
 
@@ -179,7 +185,7 @@ def main(
 
         with TwilioClient(settings) as client:
             progress = StderrCounter(stderr) if not args.quiet else None
-            inv = read_inventory(client, client.account_sid, progress)
+            inv = read_inventory(client, client.account_sid, progress, workers=args.workers)
         written = write_project(inv, out, project, args.layout, api_key=settings.api_key, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"microvisor-pulumi inventory: {err}", file=stderr)

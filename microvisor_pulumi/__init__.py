@@ -27,3 +27,9 @@ __all__ = [
     "RotatingApiKey",
     "__version__",
 ]
+
+# Adopting an existing fleet (issue 12): one declaration for many devices, and device lookups.
+from microvisor_pulumi.lookups import DeviceInfo, get_device, get_devices  # noqa: E402
+from microvisor_pulumi.resources.profile import DeviceProfile  # noqa: E402
+
+__all__ += ["DeviceInfo", "DeviceProfile", "get_device", "get_devices"]

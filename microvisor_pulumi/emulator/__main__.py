@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from microvisor_pulumi.emulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, DEFAULT_DEVICES, Emulator
+from microvisor_pulumi.emulator.fleet import fleet_devices, seed_fleet
 from microvisor_pulumi.emulator.store import ACCOUNT_SID_RE, DEVICE_SID_RE
 
 
@@ -48,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data", default=None, metavar="PATH", help="SQLite file to keep state in (default: in memory)"
     )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N devices with the MQTT/Azure demo set (Configs, Secrets, API keys) to try "
+        "`microvisor-pulumi inventory` on; an account that already has Configs is left as it is",
+    )
     return parser
 
 
@@ -61,14 +70,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    devices = args.device
+    if args.fleet > 0 and devices is None:
+        devices = fleet_devices(args.fleet)
     emulator = Emulator(
         args.host,
         args.port,
         account_sid=args.account_sid,
         auth_token=args.auth_token,
-        devices=args.device,
+        devices=devices,
         data=args.data,
     )
+    if args.fleet > 0 and not emulator.store.list_items("config"):
+        seed_fleet(emulator.store, devices or [])
     emulator.start()
     try:
         # The one line scripts wait for; flushed because stdout is usually a pipe.

@@ -472,14 +472,20 @@ class Store:
         *,
         key_type: Literal["standard", "restricted"] = "standard",
         policy: dict[str, Any] | None = None,
+        sid: str | None = None,
     ) -> tuple[Record, str]:
-        """Create an API key; returns ``(record, secret)``. The secret is never available again."""
+        """Create an API key; returns ``(record, secret)``. The secret is never available again.
+
+        ``sid`` is for seeding a fixed fleet (no endpoint passes it); by default a random one.
+        """
         _limit("FriendlyName", friendly_name, FRIENDLY_NAME_MAX)
+        if sid is not None and not KEY_SID_RE.match(sid):
+            raise ValueError(f"API key SID {sid!r} must match ^SK[0-9a-fA-F]{{32}}$")
         if key_type == "restricted" and policy is None:
             raise InvalidParameter("Missing required parameter Policy in the post body")
         if key_type == "standard" and policy is not None:
             raise InvalidParameter("Policy is only allowed with KeyType=restricted")
-        sid = "SK" + uuid.uuid4().hex
+        sid = sid or "SK" + uuid.uuid4().hex
         secret = secrets.token_hex(16)
         with self._lock, self._tx():
             now = self._now()

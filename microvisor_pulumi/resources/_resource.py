@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,23 @@ def encoded_input(value: Any) -> Any:
     if isinstance(value, pulumi.Output):
         return value.apply(encode_value)
     return encode_value(value)
+
+
+def _unwrap_pickler() -> None:
+    """Undo what pulumi's ``serialize_provider`` leaves behind in ``pickle``.
+
+    pulumi 3.272 wraps ``pickle._Pickler._batch_setitems`` in a sorting wrapper on every call and
+    never restores it, so each dynamic resource adds one more nested wrapper: past about 980
+    resources in one program, pickling the next provider raises RecursionError (a 300-device fleet
+    has 1,800). Restoring the innermost function after each registration keeps the nesting at one.
+    """
+    fn = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    while getattr(fn, "__name__", "").startswith("batch_set_items_sorted") and fn.__closure__:
+        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=False))
+        if "unsorted_batch_setitems" not in cells:
+            break  # not the wrapper this undoes: leave it alone
+        fn = cells["unsorted_batch_setitems"].cell_contents
+    pickle._Pickler._batch_setitems = fn  # type: ignore[attr-defined]
 
 
 class TwilioResource(Resource):
@@ -53,4 +71,7 @@ class TwilioResource(Resource):
             opts = pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions(additional_secret_outputs=list(secret_outputs)), opts
             )
-        super().__init__(provider, resource_name, props, opts)
+        try:
+            super().__init__(provider, resource_name, props, opts)
+        finally:
+            _unwrap_pickler()

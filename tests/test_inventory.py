@@ -1,0 +1,535 @@
+"""`microvisor-pulumi inventory` against a seeded fleet, and the round trip of the program it writes.
+
+The round trip: inventory a 60-device MQTT/Azure fleet, run the generated program under
+`set_mocks` with every resource sent through the REAL provider host (tests/_host.py: check, then
+create), and compare the emulator's state and request log before and after; then a second `up`
+(check and diff against the stored state) must make no HTTP call at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import runpy
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from _host import ROOT, Engine, ProviderHost, State, engine, from_struct, strip_secrets
+from pulumi.runtime import rpc
+
+from microvisor_pulumi.emulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Emulator
+from microvisor_pulumi.emulator.fleet import (
+    ACCOUNT_CONFIGS,
+    API_KEY_NAMES,
+    DEVICE_CONFIG_KEYS,
+    DEVICE_SECRET_KEYS,
+    account_secrets,
+    device_secrets,
+    fleet_devices,
+    seed_fleet,
+)
+from microvisor_pulumi.inventory import read_inventory, render
+from microvisor_pulumi.inventory.cli import StderrCounter, main
+
+FLEET_SIZE = 60  # more than one page of devices (the emulator's default PageSize is 50)
+EXAMPLE_DIR = ROOT / "examples" / "adopted-fleet"
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.fixture(scope="module")
+def fleet(spec_validator: Any) -> Iterator[Emulator]:
+    devices = fleet_devices(FLEET_SIZE)
+    emu = Emulator(devices=devices, observer=spec_validator.observe).start()
+    seed_fleet(emu.store, devices)
+    yield emu
+    emu.stop()
+
+
+def _env(emu: Emulator) -> dict[str, str]:
+    return {"TWILIO_ACCOUNT_SID": emu.account_sid, "TWILIO_AUTH_TOKEN": emu.auth_token}
+
+
+def _inventory(emu: Emulator, out: Path, *extra: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    rc = main(
+        ["--out", str(out), "--endpoint", emu.url, *extra],
+        environ=_env(emu),
+        stdin=io.StringIO(),
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return rc, stdout.getvalue(), stderr.getvalue()
+
+
+def snapshot(emu: Emulator) -> dict[str, Any]:
+    """Everything on the emulated account, secret values included (read in-process, not over HTTP)."""
+    store = emu.store
+    scopes: list[str | None] = [None, *(r["sid"] for _, r in store.list_devices())]
+    return {
+        "devices": [r for _, r in store.list_devices()],
+        "keys": [r for _, r in store.list_keys()],
+        "configs": {s: {r["key"]: r["value"] for _, r in store.list_items("config", s)} for s in scopes},
+        "secrets": {
+            s: {
+                r["key"]: store.secret_value_for_device(r["key"], s) for _, r in store.list_items("secret", s)
+            }
+            for s in scopes
+        },
+    }
+
+
+# -- the mocks that forward to the real provider host ----------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+class HostMocks(pulumi.runtime.Mocks):
+    """Each registration goes through the provider host as the engine would send it: create on the
+    first run, check + diff (and update or replace if needed) against the stored state afterwards."""
+
+    def __init__(self, host: ProviderHost) -> None:
+        self.host = host
+        self.states: dict[tuple[str, str], State] = {}
+        self.steps: list[tuple[str, str]] = []  # (resource name, last step)
+        # Built here, on one thread: serialize_provider swaps pickle.Pickler internals process-wide
+        # while it runs, so calling it from the mocks' threads as the program registers resources
+        # races with the program's own calls and can leave pickling broken for the whole session.
+        kinds = ("AccountConfig", "AccountSecret", "DeviceConfig", "DeviceSecret")
+        self._engines: dict[str, Engine] = {kind: engine(host, kind) for kind in kinds}
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = {k: _plain(v) for k, v in args.inputs.items()}
+        pickled = inputs.pop("__provider")
+        kind = args.typ.rsplit(":", 1)[1]
+        with self._lock:
+            prior = self.states.get((args.typ, args.name))
+        # The program's own pickle, as the engine would send it (a copy: engines are shared by threads).
+        eng = copy.copy(self._engines[kind])
+        eng.provider_str = pickled
+        state = eng.create(inputs, name=args.name) if prior is None else eng.up(prior, inputs)
+        with self._lock:
+            self.states[(args.typ, args.name)] = state
+            self.steps.append((args.name, state.history[-1]))
+        outs = strip_secrets(from_struct(state.outputs))
+        outs.pop("__provider", None)
+        return state.id, outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return {}
+
+
+def run_program(folder: Path, mocks: pulumi.runtime.Mocks, config: dict[str, str]) -> None:
+    """Run the folder's __main__.py as `pulumi up` would, with ``config`` as secret stack config."""
+    project = yaml.safe_load((folder / "Pulumi.yaml").read_text())["name"]
+    pulumi.runtime.set_mocks(mocks, project=project, stack="dev", preview=False)
+    full = {f"{project}:{k}": v for k, v in config.items()}
+    pulumi.runtime.set_all_config(full, list(full))
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(folder / "__main__.py"), run_name="__main__")
+
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+
+
+def _ruff_clean(folder: Path) -> None:
+    for args in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [str(RUFF), *args, "--no-cache", str(folder)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, f"ruff {' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+
+# -- the round trip ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adopted(fleet: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Inventory, then the first `up` of the generated program through the real host."""
+    out = tmp_path_factory.mktemp("adopt") / "greenhouse"
+    before = snapshot(fleet)
+    fleet.clear_request_log()
+    rc, stdout, stderr = _inventory(fleet, out)
+    assert rc == 0, stderr
+    inventory_log = fleet.request_log()
+
+    # The values the user sets with set-secrets.sh: new ones, so that each write is visible.
+    entries = render.secret_entries(read_inventory_offline(fleet))
+    values = {}
+    for entry in entries:
+        old = before["secrets"][entry.device_sid][entry.key]
+        values[entry.config_name] = "rotated:" + old
+    host = ProviderHost()
+    host.configure(
+        {
+            "twilio:accountSid": fleet.account_sid,
+            "twilio:authToken": fleet.auth_token,
+            "twilio:endpoint": fleet.url,
+        }
+    )
+    observer, fleet.observer = fleet.observer, None
+    try:
+        # The inventory's reads were checked against the specs; the providers' writes are checked
+        # by their own tests, and checking ~1,500 more responses here would double this fixture.
+        mocks = HostMocks(host)
+        fleet.clear_request_log()
+        run_program(out, mocks, values)
+        first_log = fleet.request_log()
+        after_first = snapshot(fleet)
+        fleet.clear_request_log()
+        first_steps = list(mocks.steps)
+        mocks.steps.clear()
+        run_program(out, mocks, values)
+        second_log = fleet.request_log()
+        host_output = host.output_text()
+    finally:
+        fleet.observer = observer
+        host.close()
+    return {
+        "out": out,
+        "stdout": stdout,
+        "stderr": stderr,
+        "before": before,
+        "after": after_first,
+        "entries": entries,
+        "values": values,
+        "inventory_log": inventory_log,
+        "first_log": first_log,
+        "first_steps": first_steps,
+        "second_log": second_log,
+        "second_steps": list(mocks.steps),
+        "host_output": host_output,
+    }
+
+
+def read_inventory_offline(emu: Emulator) -> Any:
+    """The inventory as the command read it, re-read through the client (for the config names)."""
+    from microvisor_pulumi._twilio import Settings, TwilioClient
+
+    settings = Settings.resolve(config={}, environ={**_env(emu), "TWILIO_ENDPOINT": emu.url})
+    with TwilioClient(settings) as client:
+        return read_inventory(client, emu.account_sid)
+
+
+def test_inventory_reads_every_page_of_every_list(adopted, fleet):
+    paths = [(r["method"], r["path"]) for r in adopted["inventory_log"]]
+    assert all(method == "GET" for method, _ in paths)
+    assert paths.count(("GET", "/v1/Devices")) == 2  # 60 devices: two pages
+    devices = {sid for sid, _ in fleet_devices(FLEET_SIZE)}
+    for kind in ("Configs", "Secrets"):
+        assert ("GET", f"/v1/{kind}") in paths
+        assert {
+            p.split("/")[3] for m, p in paths if p.endswith(f"/{kind}") and p.startswith("/v1/Devices/")
+        } == devices
+    assert ("GET", f"/2010-04-01/Accounts/{fleet.account_sid}/Keys.json") in paths
+    assert len(paths) == 2 + 2 + 2 * FLEET_SIZE + 1
+
+
+def test_round_trip_adopts_every_config_unchanged_and_writes_every_secret_once(adopted):
+    before, after = adopted["before"], adopted["after"]
+    n_devices = FLEET_SIZE
+    expected = len(ACCOUNT_CONFIGS) + 1 + n_devices * (len(DEVICE_CONFIG_KEYS) + len(DEVICE_SECRET_KEYS))
+    assert len(adopted["first_steps"]) == expected
+    assert {step for _, step in adopted["first_steps"]} == {"create"}
+    # Configs: every one adopted, no value changed; nothing added or removed.
+    assert after["configs"] == before["configs"]
+    # Secrets: the same keys, each now holding the value set in the stack config.
+    assert {s: set(v) for s, v in after["secrets"].items()} == {
+        s: set(v) for s, v in before["secrets"].items()
+    }
+    for entry in adopted["entries"]:
+        assert after["secrets"][entry.device_sid][entry.key] == adopted["values"][entry.config_name]
+    # ...written exactly once each (one successful value-carrying POST per secret).
+    writes: dict[str, int] = {}
+    for r in adopted["first_log"]:
+        if r["method"] == "POST" and "/Secrets" in r["path"] and r["status"] in (200, 201):
+            writes[r["path"]] = writes.get(r["path"], 0) + 1
+    assert len(writes) == len(adopted["entries"]) and set(writes.values()) == {1}
+
+
+def test_round_trip_touches_nothing_else(adopted):
+    before, after = adopted["before"], adopted["after"]
+    assert after["devices"] == before["devices"]
+    assert after["keys"] == before["keys"]
+    log = adopted["first_log"]
+    assert not [r for r in log if r["method"] == "DELETE"]
+    assert not [r for r in log if "/Keys" in r["path"]]
+    # Every request addresses a declared item, its collection, or a device lookup.
+    declared = {f"/v1/Configs/{k}" for k in ACCOUNT_CONFIGS} | {"/v1/Secrets/provisioning-token"}
+    for sid, _ in fleet_devices(FLEET_SIZE):
+        declared |= {f"/v1/Devices/{sid}/Configs/{k}" for k in DEVICE_CONFIG_KEYS}
+        declared |= {f"/v1/Devices/{sid}/Secrets/{k}" for k in DEVICE_SECRET_KEYS}
+    collections = {p.rsplit("/", 1)[0] for p in declared}
+    devices = {f"/v1/Devices/{sid}" for sid, _ in fleet_devices(FLEET_SIZE)}
+    stray = [(r["method"], r["path"]) for r in log if r["path"] not in declared | collections | devices]
+    assert not stray
+    assert not [r for r in log if r["path"] in devices and r["method"] != "GET"]
+
+
+def test_second_up_makes_no_http_call(adopted):
+    assert adopted["second_log"] == []
+    assert len(adopted["second_steps"]) == len(adopted["first_steps"])
+    assert {step for _, step in adopted["second_steps"]} == {"same"}
+
+
+def test_nothing_secret_is_printed_or_written(adopted, fleet):
+    files = {p.name: p.read_text() for p in adopted["out"].iterdir()}
+    assert set(files) == {"Pulumi.yaml", "__main__.py", "requirements.txt", "ruff.toml", render.SECRETS_FILE}
+    secret_values = [fleet.auth_token, *account_secrets().values()]
+    for sid, _ in fleet_devices(FLEET_SIZE):
+        secret_values += device_secrets(sid).values()
+    secret_values += adopted["values"].values()
+    for text in [*files.values(), adopted["stdout"], adopted["stderr"], adopted["host_output"]]:
+        leaked = [v for v in secret_values if v in text]
+        assert not leaked
+
+
+def test_generated_program_is_a_table_with_overwrite_everywhere(adopted, fleet):
+    program = (adopted["out"] / "__main__.py").read_text()
+    compile(program, "__main__.py", "exec")
+    _ruff_clean(adopted["out"])
+    code = program.split('"""')[2]  # after the docstring
+    assert code.count("overwrite=True") == 4  # the four loops
+    assert "DEVICES = {" in program
+    assert program.count("config.require_secret(") == 2
+    for sid, name in fleet_devices(FLEET_SIZE):
+        entry = (
+            f'    "{sid}": {{\n        "name": {f"{name!r}".replace(chr(39), chr(34)) if name else "None"},'
+        )
+        assert entry in program
+    # API keys are listed as comments with the reason, never declared.
+    assert "ApiKey(" not in program.replace("declare a new ApiKey (", "")
+    assert "secret once" in program
+    for key in fleet.store.list_keys():
+        assert f'#   {key[1]["sid"]} "{key[1]["friendly_name"]}"' in program
+    assert {k[1]["friendly_name"] for k in fleet.store.list_keys()} == set(API_KEY_NAMES)
+
+
+def test_secret_commands_are_listed_without_values(adopted):
+    script = (adopted["out"] / render.SECRETS_FILE).read_text()
+    commands = [line for line in script.splitlines() if line.startswith("pulumi config set --secret ")]
+    names = [line.split()[-1] for line in commands]
+    assert names == ["twilio:authToken", *(e.config_name for e in adopted["entries"])]
+    assert len(set(names)) == len(names)
+    assert "sensor-001-client-cert" in names and "account-provisioning-token" in names
+    # Unnamed devices are named by SID.
+    unnamed = [sid for sid, name in fleet_devices(FLEET_SIZE) if name is None]
+    assert f"{unnamed[0].lower()}-client-key" in names
+    assert adopted["stdout"].count("pulumi config set --secret ") == len(commands)
+
+
+# -- the calls layout and the command line -----------------------------------------------------------
+
+
+def test_small_fleet_gets_one_call_per_resource_and_runs(make_emulator, tmp_path):
+    from _mocks import ProviderMocks
+
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.store.create_item("config", "quotes", "say \"hi\" and 'bye'\n\ttab \\ ключ\u2028", devices[0][0])
+    emu.store.create_item("config", "long", "x" * 300)
+    before = snapshot(emu)
+    rc, _, stderr = _inventory(emu, tmp_path / "small")
+    assert rc == 0, stderr
+    program = (tmp_path / "small" / "__main__.py").read_text()
+    assert "DEVICES = {" not in program and program.split('"""')[2].count("overwrite=True") == 17
+    assert f'# Device {devices[0][0]} ("sensor-001")' in program
+    assert "x" * 300 in program
+    _ruff_clean(tmp_path / "small")
+    values = {e.config_name: "v" for e in render.secret_entries(read_inventory_offline(emu))}
+    mocks = ProviderMocks(
+        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
+    )
+    run_program(tmp_path / "small", mocks, values)
+    assert len(mocks.created) == 17
+    assert snapshot(emu)["configs"] == before["configs"]
+
+
+def test_layout_threshold():
+    from microvisor_pulumi.inventory import DeviceItems, Inventory
+
+    def inv(n: int) -> Inventory:
+        devices = tuple(DeviceItems(f"UV{i:032x}", None, {f"k{j}": "v" for j in range(n)}) for i in range(1))
+        return Inventory("AC" + "0" * 32, {}, (), devices, ())
+
+    assert render.choose_layout(inv(render.TABLE_THRESHOLD)) == "calls"
+    assert render.choose_layout(inv(render.TABLE_THRESHOLD + 1)) == "table"
+    assert render.choose_layout(inv(1), "table") == "table"
+    with pytest.raises(ValueError, match="layout must be one of"):
+        render.choose_layout(inv(1), "tree")
+
+
+def test_config_names_stay_unique_when_slugs_collide():
+    from microvisor_pulumi.inventory import DeviceItems, Inventory
+
+    devices = (
+        DeviceItems("UV" + "1" * 32, "a b", {}, ("k", "K")),
+        DeviceItems("UV" + "2" * 32, "A-B", {}, ("k",)),
+    )
+    names = [e.config_name for e in render.secret_entries(Inventory("AC" + "0" * 32, {}, (), devices, ()))]
+    assert names == ["a-b-k", "a-b-k-2", "a-b-k-3"]
+
+
+def test_missing_credentials_fail_before_any_request(fleet, tmp_path):
+    fleet.clear_request_log()
+    stderr = io.StringIO()
+    rc = main(
+        ["--out", str(tmp_path / "x"), "--endpoint", fleet.url, "--account-sid", fleet.account_sid],
+        environ={},
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=stderr,
+    )
+    assert rc == 2 and "TWILIO_AUTH_TOKEN" in stderr.getvalue()
+    assert fleet.request_log() == [] and not (tmp_path / "x").exists()
+
+
+def test_wrong_token_is_reported_without_echoing_it(fleet, tmp_path):
+    stderr = io.StringIO()
+    rc = main(
+        ["--out", str(tmp_path / "x"), "--endpoint", fleet.url, "--secret-stdin", "--quiet"],
+        environ={"TWILIO_ACCOUNT_SID": fleet.account_sid},
+        stdin=io.StringIO("not-the-token-at-all\n"),
+        stdout=io.StringIO(),
+        stderr=stderr,
+    )
+    assert rc == 2 and "401" in stderr.getvalue() and "not-the-token-at-all" not in stderr.getvalue()
+
+
+def test_existing_project_is_not_replaced_without_force(make_emulator, tmp_path):
+    fleet = make_emulator(devices=fleet_devices(2))
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "__main__.py").write_text("# mine\n")
+    rc, _, stderr = _inventory(fleet, out, "--quiet")
+    assert rc == 2 and "--force" in stderr
+    assert (out / "__main__.py").read_text() == "# mine\n"
+    rc, _, _ = _inventory(fleet, out, "--quiet", "--force", "--project", "mine")
+    assert rc == 0 and yaml.safe_load((out / "Pulumi.yaml").read_text())["name"] == "mine"
+
+
+def test_module_entry_point_reads_the_secret_from_stdin(make_emulator, tmp_path):
+    fleet = make_emulator(devices=fleet_devices(3))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "microvisor_pulumi",
+            "inventory",
+            "--out",
+            str(tmp_path / "p"),
+            "--secret-stdin",
+        ],
+        input=fleet.auth_token + "\n",
+        env={"PATH": "/usr/bin:/bin", "TWILIO_ACCOUNT_SID": fleet.account_sid, "TWILIO_ENDPOINT": fleet.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Reading devices" not in done.stderr  # not a terminal: no progress counter
+    assert "Read 3 devices" in done.stderr
+    assert fleet.auth_token not in done.stdout + done.stderr
+    assert (tmp_path / "p" / "__main__.py").is_file()
+
+
+def test_progress_counter_only_draws_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        counter = StderrCounter(stream)
+        for n in range(1, 301):
+            counter(n, 300)
+    assert pipe.getvalue() == ""
+    drawn = tty.getvalue()
+    assert drawn.startswith("\rReading devices: 1/300") and drawn.endswith("\rReading devices: 300/300\n")
+    assert drawn.count("\r") < 20  # throttled, not one redraw per device
+
+
+# -- the example under examples/ -------------------------------------------------------------------
+
+
+def test_example_is_the_inventory_of_the_seeded_fleet(fleet, tmp_path):
+    """examples/adopted-fleet is what the command writes for this fleet; set MICROVISOR_UPDATE_EXAMPLES=1
+    to rewrite it after a deliberate change."""
+    import os
+
+    rc, _, stderr = _inventory(fleet, tmp_path / "adopted-fleet", "--quiet")
+    assert rc == 0, stderr
+    fresh = {p.name: p.read_text() for p in (tmp_path / "adopted-fleet").iterdir()}
+    if os.environ.get("MICROVISOR_UPDATE_EXAMPLES") == "1":
+        EXAMPLE_DIR.mkdir(exist_ok=True)
+        for name, text in fresh.items():
+            (EXAMPLE_DIR / name).write_text(text)
+    kept = {p.name: p.read_text() for p in EXAMPLE_DIR.iterdir() if p.is_file()}
+    assert kept == fresh, "examples/adopted-fleet is stale: rerun with MICROVISOR_UPDATE_EXAMPLES=1"
+    _ruff_clean(EXAMPLE_DIR)
+
+
+def test_emulator_command_line_seeds_a_fleet_to_try_the_inventory_on(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microvisor_pulumi.emulator", "--port", "0", "--fleet", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:")
+        stdout, stderr = io.StringIO(), io.StringIO()
+        env = {"TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
+        rc = main(
+            ["--out", str(tmp_path / "p"), "--endpoint", url], environ=env, stdout=stdout, stderr=stderr
+        )
+        assert rc == 0, stderr.getvalue()
+        assert "Read 4 devices, 14 Configs, 13 Secrets and 2 API keys" in stderr.getvalue()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_reading_devices_in_parallel_gives_the_same_inventory(make_emulator):
+    from microvisor_pulumi._twilio import Settings, TwilioClient
+
+    devices = fleet_devices(12)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    settings = Settings.resolve(config={}, environ={**_env(emu), "TWILIO_ENDPOINT": emu.url})
+    seen: list[tuple[int, int]] = []
+    with TwilioClient(settings) as client:
+        one = read_inventory(client, emu.account_sid, workers=1)
+        four = read_inventory(client, emu.account_sid, lambda d, t: seen.append((d, t)), workers=4)
+        with pytest.raises(ValueError, match="workers must be at least 1"):
+            read_inventory(client, emu.account_sid, workers=0)
+    assert one == four and len(one.devices) == 12
+    assert seen == [(n, 12) for n in range(1, 13)]
+    assert [d.unique_name for d in one.devices] == [f"sensor-{n:03d}" for n in range(1, 13)]
+
+
+def test_package_command_line_names_its_commands(capsys):
+    from microvisor_pulumi.__main__ import main as package_main
+
+    assert package_main(["--help"]) == 0
+    assert "inventory" in capsys.readouterr().out
+    assert package_main([]) == 2
+    assert package_main(["nope"]) == 2
+    assert "unknown command 'nope'" in capsys.readouterr().err

@@ -24,7 +24,8 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timezone
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit
@@ -336,11 +337,13 @@ class TwilioClient(TwilioEndpoints):
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         retry: bool | None = None,
+        secret: Sequence[str] = (),
     ) -> Record | None:
         """Call ``method`` on ``product``'s ``path`` (already percent-encoded, starting with ``/``).
 
         ``params`` go in the query, ``data`` as a form (PascalCase keys; bools as ``true``/``false``;
-        None dropped). ``retry=None`` retries idempotent methods only, i.e. not POST. Returns the
+        None dropped). ``retry=None`` retries idempotent methods only, i.e. not POST. ``secret``
+        names form fields holding secrets: an error never shows them, however short. Returns the
         parsed JSON object, or None for 204/empty. Raises a :class:`TwilioError` subclass.
         """
         if not path.startswith("/"):
@@ -348,7 +351,7 @@ class TwilioClient(TwilioEndpoints):
         method = method.upper()
         if retry is None:
             retry = method in _IDEMPOTENT_METHODS
-        return self._send(method, self.base_url(product) + path, params, data, retry)
+        return self._send(method, self.base_url(product) + path, params, data, retry, secret)
 
     def iter_list(
         self,
@@ -392,6 +395,7 @@ class TwilioClient(TwilioEndpoints):
         params: Mapping[str, Any] | None,
         data: Mapping[str, Any] | None,
         retry: bool,
+        secret: Sequence[str] = (),
     ) -> Record | None:
         path = _path(url)
         auth = self.settings.basic_auth()  # MissingCredentials before any network traffic
@@ -429,7 +433,10 @@ class TwilioClient(TwilioEndpoints):
             return _parse_success(status, content, method, path)
         # A proxy may echo the request's Authorization header: blank every spelling of it too.
         scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
-        raise _error_from_response(status, reason, headers, content, method, path, scrub)
+        # Too short to blank out safely (a 3-character PIN would blank ordinary words): then none of
+        # the server's text is shown at all.
+        withhold = any(0 < len((form or {}).get(name, "")) < _MIN_SCRUB_LENGTH for name in secret)
+        raise _error_from_response(status, reason, headers, content, method, path, scrub, withhold)
 
     # -- Twilio's clock --------------------------------------------------------------------------
 
@@ -439,9 +446,13 @@ class TwilioClient(TwilioEndpoints):
         if not date_header:
             return
         try:
-            when = email.utils.parsedate_to_datetime(date_header).timestamp()
+            parsed = email.utils.parsedate_to_datetime(date_header)
         except (TypeError, ValueError, IndexError, OverflowError):
             return
+        if parsed.tzinfo is None:
+            # asctime dates and "-0000" carry no zone, yet HTTP dates are always GMT: never local.
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        when = parsed.timestamp()
         self._local.server_time = (when, time.monotonic())
 
     def server_time(self) -> tuple[float, float] | None:
@@ -614,8 +625,11 @@ def _error_from_response(
     method: str,
     path: str,
     scrub: list[str],
+    withhold: bool = False,
 ) -> TwilioError:
-    """Map a non-2xx response to its error class, from Twilio's legacy or RFC 9457 error body."""
+    """Map a non-2xx response to its error class, from Twilio's legacy or RFC 9457 error body.
+
+    ``withhold``: show none of the server's text (it may echo a secret too short to scrub)."""
     cls = _STATUS_ERRORS.get(status) or (ServerError if 500 <= status < 600 else TwilioError)
     try:
         body = json.loads(content) if content.strip() else None
@@ -643,7 +657,12 @@ def _error_from_response(
         link = body.get("more_info") or body.get("type")
         if isinstance(link, str) and link.startswith(("https://", "http://")):
             more_info = _scrub(link, scrub)
-    if message is not None:
+    if message is not None and withhold:
+        message = (
+            f"HTTP {status} {_phrase(status)} (the server's text is not shown: it may echo the secret sent)"
+        )
+        more_info = f"https://www.twilio.com/docs/errors/{code}" if code else None
+    elif message is not None:
         message = _scrub(message, scrub)
     else:
         kind = "non-JSON response" if content.strip() and body is None else "no error details"

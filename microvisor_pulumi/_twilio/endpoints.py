@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +37,11 @@ def _item_collection(kind: str, device: str | None) -> str:
     if device is None:
         return f"/v1/{kind}"
     return f"/v1/Devices/{segment(device, 'device')}/{kind}"
+
+
+def _secret_fields(kind: str) -> tuple[str, ...]:
+    # A Secret's value is secret, whatever its length; a Config's is not.
+    return ("Value",) if kind == "Secrets" else ()
 
 
 def _api_keys(account_sid: str) -> str:
@@ -67,6 +72,7 @@ class TwilioEndpoints(ABC):
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         retry: bool | None = None,
+        secret: Sequence[str] = (),
     ) -> Record | None: ...
 
     @abstractmethod
@@ -91,7 +97,8 @@ class TwilioEndpoints(ABC):
         """Create a Config or Secret (HTTP 201); not retried after it was sent."""
         segment(key, "key")
         path = _item_collection(kind, device)
-        return self._record("POST", "microvisor", path, data={"Key": key, "Value": value}, retry=False)
+        data = {"Key": key, "Value": value}
+        return self._record("POST", "microvisor", path, data=data, retry=False, secret=_secret_fields(kind))
 
     def fetch_item(self, kind: ItemKind, key: str, device: str | None = None) -> Record:
         """Fetch a Config (with value) or a Secret (metadata only: Twilio never returns the value)."""
@@ -101,7 +108,8 @@ class TwilioEndpoints(ABC):
     def update_item(self, kind: ItemKind, key: str, value: str, device: str | None = None) -> Record:
         """Set a new value on an existing Config or Secret; idempotent, so retried."""
         path = f"{_item_collection(kind, device)}/{segment(key, 'key')}"
-        return self._record("POST", "microvisor", path, data={"Value": value}, retry=True)
+        data = {"Value": value}
+        return self._record("POST", "microvisor", path, data=data, retry=True, secret=_secret_fields(kind))
 
     def delete_item(self, kind: ItemKind, key: str, device: str | None = None) -> None:
         """Delete a Config or Secret (HTTP 204)."""

@@ -57,8 +57,6 @@ _TIMEOUT_SETTLE_MAX = 10.0
 
 # One lock for building clients: contention happens once per provider per process.
 _CLIENT_LOCK = threading.Lock()
-# Guards each provider's record of which collections answered (see confirm_gone).
-_PROBE_LOCK = threading.Lock()
 
 
 class MicrovisorPulumiError(Exception):
@@ -247,40 +245,72 @@ class SchemaProvider(ResourceProvider):
         """Return only if Twilio said the item is gone; else raise, and the caller changes nothing.
 
         A 404 for an item counts as "gone" only when the same credentials and endpoint still get an
-        answer from the collection that holds it (a wrong `twilio:endpoint`, a proxy or a retired
-        product may answer 404 for every path). `probes` are (collection path, call) pairs asked in
-        turn: the collection that holds the item, then its parent (a device's collection, then the
-        account's). The first that answers proves Twilio is there, so the item (or its device) is
-        really gone. Each collection's answer is kept for the life of the process, so a refresh of
-        a thousand items asks once.
+        answer from what holds it (a wrong `twilio:endpoint`, a proxy, credentials of another account
+        or a retired product may answer 404 for every path). `probes` are (path, call) pairs for the
+        collection that holds the item and, for a device's item, the device itself; the first that
+        answers proves the item is really gone. Nothing else counts: an answer from a collection that
+        does not hold the item proves nothing about it. An answer is kept for the life of the process
+        and shared by every thread and kind (a refresh of a thousand items asks once); a 404 is not
+        kept, so one stray answer cannot block every later refresh.
         """
         from microvisor_pulumi._twilio import NotFound
 
-        with _PROBE_LOCK:
-            answers: dict[str, bool] | None = getattr(self, "_probed", None)
-            if answers is None:
-                answers = {}
-                self._probed = answers
+        client = self.client()
         for path, probe in probes:
-            with _PROBE_LOCK:
-                answered = answers.get(path)
-            if answered is None:
+
+            def ask(probe: Callable[[], None] = probe) -> bool:
                 try:
                     probe()
-                    answered = True
+                    return True
                 except NotFound:
-                    answered = False
+                    return False
                 except TwilioError as err:
                     self.fail(ident, err, f"{action} (confirming that the item is gone)")
-                with _PROBE_LOCK:
-                    answers[path] = answered
-            if answered:
+
+            if PROBES.get((client.base_url(self.product), path), ask, keep=bool):
                 return
         where = " and ".join(path for path, _ in probes)
         raise MicrovisorPulumiError(
-            f"{self.describe(ident)}: {action} stopped: {self.client().base_url(self.product)} answered "
-            f"404 Not Found for the item and also for {where}, which should answer even when empty. "
-            "Twilio does not answer that way for an item that is merely gone, so the endpoint looks "
-            "wrong: check twilio:endpoint (TWILIO_ENDPOINT), twilio:region and twilio:edge. Nothing "
-            "was changed in the Pulumi state."
+            f"{self.describe(ident)}: {action} stopped: {client.base_url(self.product)} answered 404 Not "
+            f"Found for the item and also for {where}, which answer even when empty. Twilio does not "
+            "answer that way for an item that is merely gone, so the endpoint or the credentials look "
+            "wrong: check twilio:endpoint (TWILIO_ENDPOINT), twilio:region, twilio:edge and the account. "
+            "Nothing was changed in the Pulumi state. If the device or account itself was removed, take "
+            "the resource out of the stack with `pulumi state delete <urn>`."
         )
+
+
+class OnceCache:
+    """Per-key answers from Twilio, asked at most once at a time per process.
+
+    Callers of the same key while its answer is being fetched wait for that fetch instead of asking
+    again (`pulumi refresh` reads resources in parallel). `keep` decides which answers are kept: an
+    error is never kept, so the next caller asks again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[Any, Any] = {}
+        self._inflight: dict[Any, threading.Lock] = {}
+
+    def get(self, key: Any, fetch: Callable[[], T], keep: Callable[[T], bool] = lambda _: True) -> T:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = fetch()
+            if keep(value):
+                self.put(key, value)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._values[key] = value
+
+
+# Which collections answered (see confirm_gone), by (base URL, path); shared by every kind.
+PROBES = OnceCache()

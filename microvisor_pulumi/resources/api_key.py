@@ -223,8 +223,11 @@ class ApiKeyProvider(SchemaProvider):
             attempts.append(pending)
             return api.create(pending)
 
+        looked: list[bool] = []
+
         def find_ours(_started: float) -> None:
             # Keys that carry one of this create's attempt names are ours, and useless: delete them.
+            looked.append(True)
             for key in list(api.listing()):
                 if key.get("friendly_name") in attempts:
                     try:
@@ -246,6 +249,16 @@ class ApiKeyProvider(SchemaProvider):
             except TwilioError:
                 pass  # then the key keeps its pending name, which says what it is
             self.fail(name or "(unnamed)", err, "create (naming the new key)")
+        if looked:
+            # An earlier attempt whose answer was lost may have landed since we looked: its key is
+            # ours and useless. One more look narrows that window (it cannot close it: a request
+            # can land at any later time; README says what a leftover pending key is).
+            try:
+                for key in list(api.listing()):
+                    if key.get("friendly_name") in attempts[:-1] and key.get("sid") != made["sid"]:
+                        api.delete(str(key["sid"]))
+            except TwilioError:
+                pass  # the key we made is fine; a leftover keeps its pending name
         outs = self.outputs(account, key_type_of(props), {**made, **named}, made.get("secret"))
         return CreateResult(str(made["sid"]), outs)
 

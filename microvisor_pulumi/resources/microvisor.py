@@ -8,6 +8,8 @@ here are stored, by module and name, in users' Pulumi state: never rename or mov
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +18,12 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from microvisor_pulumi._twilio import Conflict, InvalidInput, NotFound, TwilioError
-from microvisor_pulumi.resources._provider import AlreadyExists, MicrovisorPulumiError, SchemaProvider
+from microvisor_pulumi.resources._provider import (
+    AlreadyExists,
+    MicrovisorPulumiError,
+    OnceCache,
+    SchemaProvider,
+)
 from microvisor_pulumi.resources._resource import TwilioResource, encoded_input
 from microvisor_pulumi.resources._schema import (
     DEVICE_SID_RE,
@@ -41,14 +48,22 @@ if TYPE_CHECKING:
 # falls within our attempts, measured on Twilio's clock. Both Twilio's dates and its Date header have
 # one-second resolution, so two seconds of margin cover the rounding and nothing much older.
 _OURS_MARGIN_SECONDS = 2.0
-# Guards the per-process cache of resolved devices and the record of items this process claimed.
-_DEVICE_LOCK = threading.Lock()
+# Devices resolved in this process, by (Microvisor base URL, SID or unique name); shared by every
+# kind, so a device is looked up once per process whatever mix of configs and secrets it carries.
+_DEVICES = OnceCache()
+# How many earlier unique names of a device an item remembers (see _same_device).
+_ALIASES_MAX = 10
 _CLAIM_LOCK = threading.Lock()
-# (collection, device SID or "", key) -> Twilio's date of the write by which a create in this process
-# made or took over the item. A delete of an older resource on the same item is then the second half
-# of a replacement that landed on it (or of another resource that took it over): it must not delete
-# what the new resource now owns.
-_CLAIMS: dict[tuple[str, str, str], float] = {}
+# (collection, device SID or "", key) -> the claim token of the resource a create in this process
+# made or took the item over for. A delete by any other resource of the same item is the second half
+# of a replacement that landed on it (or the delete of a resource another one took the item over
+# from): it must not delete what the new resource now owns. The token is a random id in the creating
+# resource's outputs, so the creator itself can still be deleted.
+_CLAIMS: dict[tuple[str, str, str], str] = {}
+
+
+class _NoSuchDevice(MicrovisorPulumiError):
+    """No device on the account has that SID or unique name."""
 
 
 class _Taken(Exception):
@@ -138,38 +153,46 @@ class _ItemProvider(SchemaProvider):
 
         The same device under any of its names is no change, or a create-first replacement would
         land on the very item it replaces and the engine would then delete it. Offline when the
-        program uses the SID or the name state knows; a name state does not know (the device was
-        renamed, or named after the item was made) is asked of Twilio, once per process.
+        program uses the SID or the device's recorded name. Any other name is asked of Twilio (once
+        per process): it is the same device if it resolves to this SID, another device if it
+        resolves to another; a name that resolves to nothing is the same device only if state knows
+        it as one of this device's earlier names (renamed outside Pulumi, then refreshed).
         """
-        if new in (old, plain(olds.get("device_name"))):
+        if not isinstance(new, str) or not isinstance(old, str):
+            return False
+        if new.upper() == old.upper() or new == plain(olds.get("device_name")):
             return True
-        if not isinstance(new, str) or not isinstance(old, str) or DEVICE_SID_RE.match(new):
+        if DEVICE_SID_RE.match(new):
             return False  # another SID names another device
-        return bool(self.device(new)["sid"] == old)
+        try:
+            return bool(self.device(new)["sid"] == old)
+        except _NoSuchDevice:
+            if new in (plain(olds.get("device_aliases")) or []):
+                return True
+            raise
 
     # -- devices: resolved once per device per process ---------------------------------------------
     def device(self, name_or_sid: str) -> dict[str, Any]:
-        with _DEVICE_LOCK:
-            cache: dict[str, dict[str, Any]] | None = getattr(self, "_devices", None)
-            if cache is None:
-                cache = {}
-                self._devices = cache
-            found = cache.get(name_or_sid)
-        if found is None:
+        client = self.client()
+        base = client.base_url("microvisor")
+
+        def fetch() -> dict[str, Any]:
             try:
-                remote = self.client().fetch_device(name_or_sid)
+                remote = client.fetch_device(name_or_sid)
             except NotFound:
-                raise MicrovisorPulumiError(
+                raise _NoSuchDevice(
                     f"{self.schema.kind}: device_sid '{name_or_sid}' names no Microvisor device on this "
                     "account (no device has that SID or unique name)"
                 ) from None
             except TwilioError as err:
                 self.fail(name_or_sid, err, "looking up the device")
             found = {"sid": remote.get("sid") or name_or_sid, "unique_name": remote.get("unique_name")}
-            with _DEVICE_LOCK:
-                # Under every name it answers to, so a later lookup by SID or name asks nothing.
-                for name in {name_or_sid, found["sid"], found["unique_name"]} - {None}:
-                    cache[name] = found
+            # Under every name it answers to, so a later lookup by SID or name asks nothing.
+            for name in {found["sid"], found["unique_name"]} - {None, name_or_sid}:
+                _DEVICES.put((base, name), found)
+            return found
+
+        found: dict[str, Any] = _DEVICES.get((base, name_or_sid), fetch)
         return found
 
     # -- shaping outputs -------------------------------------------------------------------------
@@ -187,6 +210,16 @@ class _ItemProvider(SchemaProvider):
         if device is not None:
             outs["device_sid"] = remote.get("device_sid") or device["sid"]
             outs["device_name"] = device.get("unique_name")
+            aliases = list(plain(inputs.get("device_aliases") or remote.get("device_aliases")) or [])
+            earlier = plain(inputs.get("device_name") or remote.get("device_name"))
+            if earlier and earlier != outs["device_name"] and earlier not in aliases:
+                aliases = [earlier, *aliases][:_ALIASES_MAX]
+            if aliases:
+                outs["device_aliases"] = aliases
+        # Carried from the state (read gets it in `inputs`, update in `remote`): see _CLAIMS.
+        claim = plain(inputs.get("claim") or remote.get("claim"))
+        if claim:
+            outs["claim"] = claim
         return outs
 
     # -- remote operations -----------------------------------------------------------------------
@@ -240,11 +273,10 @@ class _ItemProvider(SchemaProvider):
             )
         return self._write_existing(key, value, sid)
 
-    def _claim(self, sid: str | None, key: str, remote: Mapping[str, Any]) -> None:
-        stamp = _parse_iso(remote.get(self.dated))
-        if stamp is not None:
-            with _CLAIM_LOCK:
-                _CLAIMS[(self.collection, sid or "", key)] = stamp
+    def _claim(self, sid: str | None, key: str, outs: dict[str, Any]) -> None:
+        outs["claim"] = uuid.uuid4().hex
+        with _CLAIM_LOCK:
+            _CLAIMS[(self.collection, sid or "", key)] = outs["claim"]
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = str(plain(props["key"]))
@@ -260,8 +292,11 @@ class _ItemProvider(SchemaProvider):
                 "one. Drop 'value' from ignore_changes for one `pulumi up`, so the declared value is set."
             )
         client = self.client()
+        started = time.monotonic()
+        sent: list[int] = []
 
         def make() -> dict[str, Any]:
+            sent.append(1)
             return client.create_item(self.collection, key, value, device=sid)
 
         def find_ours(started: float) -> dict[str, Any] | None:
@@ -282,23 +317,32 @@ class _ItemProvider(SchemaProvider):
                     found = client.fetch_item(self.collection, key, device=sid)
                 except NotFound:
                     raise err from None
-                remote = self._take_over(ident, key, value, sid, overwrite, found)
+                if len(sent) > 1 and self._is_ours(client, found, value, started):
+                    # An earlier attempt whose answer was lost landed after we looked: ours.
+                    remote = found
+                else:
+                    remote = self._take_over(ident, key, value, sid, overwrite, found)
             except _Taken as taken:
                 remote = self._take_over(ident, key, value, sid, overwrite, taken.remote)
         except TwilioError as err:
             self.fail(ident, err, "create")
-        self._claim(sid, key, remote)
         outs = self.outputs(props, remote, device)
+        self._claim(sid, key, outs)
         return CreateResult(self.ident(outs), outs)
 
     def _probes(self, sid: str | None) -> list[tuple[str, Callable[[], None]]]:
-        """What to ask, in turn, to prove that a 404 for an item of `sid` came from Twilio."""
+        """What holds an item of `sid`, to prove that a 404 for the item came from Twilio: its
+        collection, and for a device's item the device itself. Nothing else holds it."""
         client = self.client()
-        probes: list[tuple[str, Callable[[], None]]] = []
+        probes: list[tuple[str, Callable[[], None]]] = [
+            (client.items_path(self.collection, sid), lambda: client.probe_items(self.collection, device=sid))
+        ]
         if sid is not None:
-            path = client.items_path(self.collection, sid)
-            probes.append((path, lambda: client.probe_items(self.collection, device=sid)))
-        probes.append((client.items_path(self.collection), lambda: client.probe_items(self.collection)))
+
+            def device_answers() -> None:
+                client.fetch_device(sid)
+
+            probes.append((f"/v1/Devices/{sid}", device_answers))
         return probes
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -353,13 +397,11 @@ class _ItemProvider(SchemaProvider):
         claim = (self.collection, sid or "", key)
         with _CLAIM_LOCK:
             claimed = _CLAIMS.get(claim)
-        if claimed is not None:
-            ours = _parse_iso(plain(props.get(self.dated)))
-            if ours is None or ours < claimed:
-                # A create of this very process made or took over this item after this resource
-                # last wrote it: it belongs to that resource now (a replacement that landed on the
-                # same item, or an overwrite=True neighbour). Deleting it would delete theirs.
-                return
+        if claimed is not None and plain(props.get("claim")) != claimed:
+            # A create of this very process made or took over this item for another resource: it
+            # belongs to that resource now (a replacement that landed on the same item, or an
+            # overwrite=True neighbour). Deleting it would delete theirs.
+            return
         try:
             self.client().delete_item(self.collection, key, device=sid)
         except NotFound:
@@ -368,7 +410,8 @@ class _ItemProvider(SchemaProvider):
         except TwilioError as err:
             self.fail(id_, err, "delete")
         with _CLAIM_LOCK:
-            _CLAIMS.pop(claim, None)
+            if _CLAIMS.get(claim) == claimed:
+                _CLAIMS.pop(claim, None)
 
 
 class AccountConfigProvider(_ItemProvider):

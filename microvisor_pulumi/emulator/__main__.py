@@ -26,6 +26,26 @@ def _account(text: str) -> str:
     return text
 
 
+def _latency(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"latency must be a number of seconds from 0 to 60, got {text!r}")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"concurrency limit must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with the defaults shown in ``--help``."""
     parser = argparse.ArgumentParser(
@@ -48,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data", default=None, metavar="PATH", help="SQLite file to keep state in (default: in memory)"
     )
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay every API request by this long, as a real link to Twilio would",
+    )
+    parser.add_argument(
+        "--concurrency-limit",
+        type=_limit,
+        default=None,
+        metavar="N",
+        help="answer 429 (code 20429) to requests arriving while N others are in flight (default: no limit)",
+    )
     return parser
 
 
@@ -68,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth_token=args.auth_token,
         devices=args.device,
         data=args.data,
+        latency=args.latency,
+        concurrency_limit=args.concurrency_limit,
     )
     emulator.start()
     try:

@@ -32,6 +32,7 @@ from microvisor_pulumi._twilio import (
     Timeout,
     TwilioError,
 )
+from microvisor_pulumi.resources._host_threads import widen_for
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ CONFIG_KEYS = (
     "twilio:connectTimeout",
     "twilio:readTimeout",
     "twilio:maxRetries",
+    "twilio:maxConcurrency",
 )
 
 # After a create timed out, wait this long at most for the request to land before looking for it.
@@ -104,6 +106,7 @@ class SchemaProvider(ResourceProvider):
             if value is not None:
                 config[key] = str(value)
         self._stack_config = config
+        widen_for(config)  # serve twilio:maxConcurrency calls at once, not the host's stock 4
 
     def client(self) -> TwilioClient:
         client = getattr(self, "_twilio", None)

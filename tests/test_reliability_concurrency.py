@@ -18,7 +18,8 @@ from pulumi.runtime import rpc
 CLIENT_THREADS = 12
 # Faults that one request could meet one after another stay within this, so every call succeeds.
 MAX_RETRIES = 4
-HOST_WORKERS = 4  # python -m pulumi.dynamic serves gRPC with ThreadPoolExecutor(max_workers=4)
+# The host serves up to twilio:maxConcurrency (32) calls at once, so the driver's threads are the bound.
+HOST_WORKERS = CLIENT_THREADS
 
 
 @dataclass

@@ -201,6 +201,8 @@ def expected_calls(kind: Kind, call: Call, fault_name: str) -> list[tuple[str, s
         return [(m, p, injected, True), (m, p, call.status, False)]
     ambiguous_done = fault_name in ("slow", "lost-response")  # the create took effect
     first = (m, p, 201 if fault_name == "slow" else injected, True)
+    if injected == 429:
+        return [first, (m, p, 201, False)]  # not processed: the HTTP layer simply sends it again
     if kind.name == "ApiKey":
         # Look for a key our lost create made (useless: its secret is gone), delete it, make ours.
         recover = [("GET", p, 200, False)]

@@ -58,9 +58,7 @@ def host_executor() -> ThreadPoolExecutor | None:
     executor = args[0]()
     if not isinstance(executor, ThreadPoolExecutor):
         return None
-    threads = getattr(executor, "_threads", None)
-    if not isinstance(threads, set) or thread not in threads:
-        return None
+    # (Not `thread in executor._threads`: a new worker may run its first call before it is added.)
     if not isinstance(getattr(executor, "_max_workers", None), int):
         return None
     if not callable(getattr(executor, "_adjust_thread_count", None)):

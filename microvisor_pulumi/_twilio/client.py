@@ -5,8 +5,11 @@ Design points (each one is a past or likely bug):
 * Retries are urllib3's ``Retry`` mounted through ``requests``' ``HTTPAdapter`` (no home-grown loop),
   with two policies: *retry* (GET, DELETE, update POST) retries 429/5xx, connect and read failures
   with jittered exponential backoff and a capped ``Retry-After``, bounded by a total time budget;
-  *once* (create POST) retries only failures that happen before the request is sent, because a
-  create that may have reached Twilio must never be sent twice.
+  *once* (create POST) retries only failures that happen before the request is sent, and 429s
+  (Twilio did not process the request), because a create that may have taken effect must never be
+  sent twice.
+* Every attempt holds a place in the account's adaptive limiter (``limiter.py``) while it is out,
+  so one process never has more than ``max_concurrency`` requests out and backs off on 429.
 * Each thread gets its own ``requests.Session`` pair (one per policy, sharing one connection pool),
   so keep-alive connections are reused and no mutable state is shared between threads.
 * Errors are built from status code and a scrubbed server message only; no exception keeps the

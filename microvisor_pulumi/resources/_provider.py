@@ -2,7 +2,7 @@
 
 A provider instance is pickled by reference into every resource's ``__provider`` (module and class
 name only: ``__getstate__`` drops all runtime attributes), unpickled once per process by the provider
-host, configured with the stack config and then shared by the host's four worker threads. So the
+host, configured with the stack config and then shared by the host's worker threads. So the
 client is built lazily under a lock, credentials are read at run time and never pickled, and nothing
 per-call lives on the instance.
 """

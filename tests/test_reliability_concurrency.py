@@ -1,5 +1,5 @@
 """210 resources of all five kinds created, updated, refreshed and deleted in parallel through ONE
-provider host (one provider instance per kind, shared by the host's four worker threads), with
+provider host (one provider instance per kind, shared by the host's worker threads), with
 transient faults sprinkled in. The emulator must end each phase in exactly the intended state.
 """
 

@@ -66,6 +66,7 @@ class Emulator:
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.traffic = Traffic(latency, concurrency_limit)  # validated before a database is opened
         self.store = Store(
             data or ":memory:",
             account_sid=account_sid,
@@ -74,7 +75,6 @@ class Emulator:
         )
         self._faults = FaultBook()
         self._log = RequestLog()
-        self.traffic = Traffic(latency, concurrency_limit)
         self._app = WireApp(self.store, self._faults, self._log, observer, self.traffic)
         self._requested = (host, port)
         self._server: EmulatorHTTPServer | None = None

@@ -88,11 +88,11 @@ class EmulatorProcess:
     the raw-requests baseline (run in this process) would be slowed by the very server it measures.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.account_sid = DEFAULT_ACCOUNT_SID
         self.auth_token = DEFAULT_AUTH_TOKEN
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "microvisor_pulumi.emulator", "--port", "0"],
+            [sys.executable, "-m", "microvisor_pulumi.emulator", "--port", "0", *options],
             stdout=subprocess.PIPE,
             text=True,
             cwd=str(ROOT),
@@ -117,6 +117,11 @@ class EmulatorProcess:
         response.raise_for_status()
         return list(response.json()["requests"])
 
+    def peak_in_flight(self) -> int:
+        response = self._hooks.get(f"{self.url}/_emulator/requests")
+        response.raise_for_status()
+        return int(response.json()["peak_in_flight"])
+
     def clear_request_log(self) -> None:
         self._hooks.delete(f"{self.url}/_emulator/requests").raise_for_status()
 
@@ -133,7 +138,7 @@ class EmulatorProcess:
             self.proc.wait()
 
 
-def start_host(emulator: EmulatorProcess) -> ProviderHost:
+def start_host(emulator: EmulatorProcess, **config: str) -> ProviderHost:
     """A provider host configured for the emulator, as `pulumi up` would configure it."""
     host = ProviderHost()
     host.configure(
@@ -141,6 +146,7 @@ def start_host(emulator: EmulatorProcess) -> ProviderHost:
             "twilio:accountSid": emulator.account_sid,
             "twilio:authToken": emulator.auth_token,
             "twilio:endpoint": emulator.url,
+            **config,
         }
     )
     return host

@@ -35,7 +35,7 @@ def test_request_log_records_method_path_status_time(api: requests.Session, emu:
         ("GET", "/v1/Configs", 401),
     ]
     for entry in entries:
-        assert set(entry) == {"method", "path", "status", "time", "duration_ms", "fault"}
+        assert set(entry) == {"method", "path", "status", "time", "duration_ms", "fault", "in_flight"}
         assert started - 1 <= entry["time"] <= time.time() and entry["fault"] is False
     assert emu.request_log() == entries
     # Hooks themselves are not logged.
@@ -47,7 +47,7 @@ def test_request_log_records_method_path_status_time(api: requests.Session, emu:
 def test_request_log_clearing(api: requests.Session, emu: Emulator) -> None:
     api.get("/v1/Configs")
     assert hook(emu, "DELETE", "/requests").status_code == 204
-    assert hook(emu, "GET", "/requests").json() == {"requests": []}
+    assert hook(emu, "GET", "/requests").json() == {"requests": [], "peak_in_flight": 0}
     api.get("/v1/Configs")
     emu.clear_request_log()
     assert emu.request_log() == []

@@ -1,5 +1,5 @@
 """210 resources of all five kinds created, updated, refreshed and deleted in parallel through ONE
-provider host (one provider instance per kind, shared by the host's four worker threads), with
+provider host (one provider instance per kind, shared by the host's worker threads), with
 transient faults sprinkled in. The emulator must end each phase in exactly the intended state.
 """
 
@@ -18,7 +18,8 @@ from pulumi.runtime import rpc
 CLIENT_THREADS = 12
 # Faults that one request could meet one after another stay within this, so every call succeeds.
 MAX_RETRIES = 4
-HOST_WORKERS = 4  # python -m pulumi.dynamic serves gRPC with ThreadPoolExecutor(max_workers=4)
+# The host serves up to twilio:maxConcurrency (32) calls at once, so the driver's threads are the bound.
+HOST_WORKERS = CLIENT_THREADS
 
 
 @dataclass

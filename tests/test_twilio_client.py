@@ -304,9 +304,24 @@ def test_create_is_not_retried_on_server_error(fake: FakeTwilio, make: MakeClien
     assert len(fake.received) == 1
 
 
-def test_create_is_not_retried_on_rate_limit(fake: FakeTwilio, make: MakeClient) -> None:
+def test_create_is_resent_after_rate_limit_until_the_budget_is_spent(
+    fake: FakeTwilio, make: MakeClient
+) -> None:
+    # A 429 means Twilio did not process the request, so resending a create is safe.
+    fake.add(Canned(429, None, {"Retry-After": "0"}), Canned(429, None, {"Retry-After": "0"}))
+    fake.add(Canned(201, CONFIG))
+    assert make().create_item("Configs", "k", "v") == CONFIG
+    assert len(fake.received) == 3
+    fake.received.clear()
     fake.handler = lambda r: Canned(429, None, {"Retry-After": "0"})
     with pytest.raises(RateLimited):
+        make().create_item("Configs", "k", "v")
+    assert len(fake.received) == 4  # the first attempt and max_retries=3 more
+
+
+def test_create_is_not_retried_on_server_error_with_retry_after(fake: FakeTwilio, make: MakeClient) -> None:
+    fake.handler = lambda r: Canned(503, None, {"Retry-After": "0"})
+    with pytest.raises(ServerError):
         make().create_item("Configs", "k", "v")
     assert len(fake.received) == 1
 

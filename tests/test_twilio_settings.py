@@ -150,6 +150,12 @@ def test_plain_fields_config_wins_over_env() -> None:
     assert s.endpoint == "http://127.0.0.1:8123"
 
 
+def test_max_concurrency_from_config_then_env_default_32() -> None:
+    assert resolve().max_concurrency == 32
+    assert resolve({}, {"TWILIO_MAX_CONCURRENCY": "10"}).max_concurrency == 10
+    assert resolve({"twilio:maxConcurrency": "1"}, {"TWILIO_MAX_CONCURRENCY": "10"}).max_concurrency == 1
+
+
 def test_defaults() -> None:
     s = resolve()
     assert (s.connect_timeout, s.read_timeout, s.max_retries, s.retry_max_seconds) == (5.0, 30.0, 4, 60.0)
@@ -164,6 +170,8 @@ def test_defaults() -> None:
         ({}, {"TWILIO_READ_TIMEOUT": "-3"}, "TWILIO_READ_TIMEOUT"),
         ({"twilio:maxRetries": "2.5"}, {}, "twilio:maxRetries"),
         ({}, {"TWILIO_MAX_RETRIES": "-1"}, "TWILIO_MAX_RETRIES"),
+        ({"twilio:maxConcurrency": "0"}, {}, "twilio:maxConcurrency"),
+        ({}, {"TWILIO_MAX_CONCURRENCY": "many"}, "TWILIO_MAX_CONCURRENCY"),
         ({"twilio:connectTimeout": "nan"}, {}, "twilio:connectTimeout"),
         ({"twilio:endpoint": "localhost:8080"}, {}, "twilio:endpoint"),
         ({"twilio:endpoint": "http://localhost:8080/v1"}, {}, "twilio:endpoint"),

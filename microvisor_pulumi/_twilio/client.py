@@ -5,8 +5,11 @@ Design points (each one is a past or likely bug):
 * Retries are urllib3's ``Retry`` mounted through ``requests``' ``HTTPAdapter`` (no home-grown loop),
   with two policies: *retry* (GET, DELETE, update POST) retries 429/5xx, connect and read failures
   with jittered exponential backoff and a capped ``Retry-After``, bounded by a total time budget;
-  *once* (create POST) retries only failures that happen before the request is sent, because a
-  create that may have reached Twilio must never be sent twice.
+  *once* (create POST) retries only failures that happen before the request is sent, and 429s
+  (Twilio did not process the request), because a create that may have taken effect must never be
+  sent twice.
+* Every attempt holds a place in the account's adaptive limiter (``limiter.py``) while it is out,
+  so one process never has more than ``max_concurrency`` requests out and backs off on 429.
 * Each thread gets its own ``requests.Session`` pair (one per policy, sharing one connection pool),
   so keep-alive connections are reused and no mutable state is shared between threads.
 * Errors are built from status code and a scrubbed server message only; no exception keeps the
@@ -58,6 +61,7 @@ from microvisor_pulumi._twilio.errors import (
     TwilioError,
 )
 from microvisor_pulumi._twilio.hosts import base_url, rebase
+from microvisor_pulumi._twilio.limiter import AdaptiveLimiter, Slot, limiter_for
 from microvisor_pulumi._twilio.settings import Settings
 from microvisor_pulumi._version import __version__
 
@@ -114,6 +118,9 @@ class BudgetRetry(Retry):
         self.budget_seconds = budget_seconds
         self.started_at: float | None = None
         self.planned_sleep = 0.0
+        # The request's place in the account's limiter (None: unlimited), and how long to queue for it.
+        self.slot: Slot | None = None
+        self.slot_timeout: float | None = None
 
     def new(self: _R, **kw: Any) -> _R:
         fresh = super().new(**kw)
@@ -121,6 +128,8 @@ class BudgetRetry(Retry):
         fresh.retry_after_cap = self.retry_after_cap
         fresh.budget_seconds = self.budget_seconds
         fresh.started_at = self.started_at
+        fresh.slot = self.slot
+        fresh.slot_timeout = self.slot_timeout
         return fresh
 
     def started(self: _R) -> _R:
@@ -165,6 +174,9 @@ class BudgetRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> BudgetRetry:
+        if self.slot is not None:
+            # The attempt is over: its place goes back (a 429 narrows the window) before any sleep.
+            self.slot.release(getattr(response, "status", None))
         fresh = super().increment(method, url, response, error, _pool, _stacktrace)
         delay = fresh._next_sleep(response)
         if self.started_at is not None and time.monotonic() - self.started_at + delay > self.budget_seconds:
@@ -178,6 +190,14 @@ class BudgetRetry(Retry):
     def sleep(self, response: Any = None) -> None:
         if self.planned_sleep > 0:
             time.sleep(self.planned_sleep)
+        if self.slot is not None:
+            self.slot.retake(self.slot_timeout)
+
+
+class _CreatePolicy(BudgetRetry):
+    """The create POST's policy: a 429 is the one answer it may resend after (Twilio did nothing)."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
 
 
 class _PolicyAdapter(HTTPAdapter):
@@ -186,9 +206,17 @@ class _PolicyAdapter(HTTPAdapter):
     Safe only because every adapter belongs to one thread's session (see ``TwilioClient``).
     """
 
-    def __init__(self, policy: BudgetRetry, share_pool_with: _PolicyAdapter | None = None) -> None:
+    def __init__(
+        self,
+        policy: BudgetRetry,
+        share_pool_with: _PolicyAdapter | None = None,
+        limiter: AdaptiveLimiter | None = None,
+        queue_timeout: float | None = None,
+    ) -> None:
         super().__init__(max_retries=policy, pool_connections=4, pool_maxsize=4)
         self.policy = policy
+        self.limiter = limiter
+        self.queue_timeout = queue_timeout
         if share_pool_with is not None:
             # Both policies of a thread use the same keep-alive connections: urllib3 takes the retry
             # object per call, not per pool, so one pool serves both.
@@ -196,8 +224,21 @@ class _PolicyAdapter(HTTPAdapter):
             self.proxy_manager = share_pool_with.proxy_manager
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        self.max_retries = self.policy.started()
-        return super().send(request, *args, **kwargs)
+        policy = self.policy.started()
+        self.max_retries = policy
+        if self.limiter is None:
+            return super().send(request, *args, **kwargs)
+        # Every attempt holds a place in the account's limiter while it is out; BudgetRetry gives it
+        # back for the sleep before a retry and queues for it again.
+        slot = policy.slot = self.limiter.acquire(self.queue_timeout)
+        policy.slot_timeout = self.queue_timeout
+        status: int | None = None
+        try:
+            response = super().send(request, *args, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            slot.release(status)
 
 
 class TwilioClient(TwilioEndpoints):
@@ -237,18 +278,23 @@ class TwilioClient(TwilioEndpoints):
             respect_retry_after_header=True,
             **common,
         )
-        # Only connect failures (urllib3: nothing was sent) are retried; a read error or any
-        # status may mean Twilio already created the resource.
-        self._once_policy = BudgetRetry(
+        # Only connect failures (urllib3: nothing was sent) and 429s (Twilio says it did not
+        # process the request) are retried; a read error or any other status may mean Twilio
+        # already created the resource.
+        self._once_policy = _CreatePolicy(
             total=n,
             connect=n,
             read=0,
-            status=0,
+            status=n,
             other=0,
+            status_forcelist=frozenset({429}),
             allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"}),
-            respect_retry_after_header=False,
+            respect_retry_after_header=True,
             **common,
         )
+        self._limiter = limiter_for(settings)
+        # Queueing for a place is bounded too: a request that cannot start within this fails.
+        self._queue_timeout = settings.retry_max_seconds + settings.read_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
         self._generation = 0
@@ -307,8 +353,11 @@ class TwilioClient(TwilioEndpoints):
     def _session(self, retry: bool) -> requests.Session:
         state = getattr(self._local, "state", None)
         if state is None or state[0] != self._generation:
-            retry_adapter = _PolicyAdapter(self._retry_policy)
-            once_adapter = _PolicyAdapter(self._once_policy, share_pool_with=retry_adapter)
+            limiter, wait = self._limiter, self._queue_timeout
+            retry_adapter = _PolicyAdapter(self._retry_policy, limiter=limiter, queue_timeout=wait)
+            once_adapter = _PolicyAdapter(
+                self._once_policy, share_pool_with=retry_adapter, limiter=limiter, queue_timeout=wait
+            )
             sessions = (self._new_session(retry_adapter), self._new_session(once_adapter))
             with self._lock:
                 self._open_sessions.update(sessions)

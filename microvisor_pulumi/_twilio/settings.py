@@ -22,7 +22,11 @@ _KEYS: dict[str, tuple[str, str]] = {
     "connect_timeout": ("twilio:connectTimeout", "TWILIO_CONNECT_TIMEOUT"),
     "read_timeout": ("twilio:readTimeout", "TWILIO_READ_TIMEOUT"),
     "max_retries": ("twilio:maxRetries", "TWILIO_MAX_RETRIES"),
+    "max_concurrency": ("twilio:maxConcurrency", "TWILIO_MAX_CONCURRENCY"),
 }
+
+#: Requests to Twilio in flight at once per process and account, unless configured otherwise.
+DEFAULT_MAX_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Settings:
     read_timeout: float = 30.0
     max_retries: int = 4
     retry_max_seconds: float = 60.0
+    # At most this many requests out at once (per process and account; 1 = one at a time).
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     @classmethod
     def resolve(
@@ -103,6 +109,9 @@ class Settings:
             connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
             read_timeout=seconds("read_timeout", defaults.read_timeout),
             max_retries=_count(pick("max_retries"), _origin("max_retries", cfg), defaults.max_retries),
+            max_concurrency=_positive(
+                pick("max_concurrency"), _origin("max_concurrency", cfg), defaults.max_concurrency
+            ),
         )
 
     def basic_auth(self) -> tuple[str, str]:
@@ -150,4 +159,11 @@ def _count(raw: str | None, key: str, default: int) -> int:
         raise ValueError(f"{key} must be a whole number, got {raw!r}") from None
     if value < 0:
         raise ValueError(f"{key} must be zero or more, got {raw!r}")
+    return value
+
+
+def _positive(raw: str | None, key: str, default: int) -> int:
+    value = _count(raw, key, default)
+    if value < 1:
+        raise ValueError(f"{key} must be 1 or more, got {raw!r}")
     return value

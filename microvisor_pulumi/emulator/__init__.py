@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from microvisor_pulumi.emulator.faults import FaultBook, RequestLog
+from microvisor_pulumi.emulator.faults import FaultBook, RequestLog, Traffic
 from microvisor_pulumi.emulator.store import Store
 from microvisor_pulumi.emulator.wire import EmulatorHTTPServer, Exchange, Observer, WireApp
 
@@ -46,7 +46,9 @@ class Emulator:
     SQLite file for state that outlives the process (in memory when None); ``observer`` is called
     with an :class:`Exchange` for every API response (not for /_emulator hooks or dropped
     connections), before the response is sent. The auth token is the account's password; API keys
-    created through the emulator authenticate too while they exist.
+    created through the emulator authenticate too while they exist. ``latency`` delays every API
+    request by that many seconds; with ``concurrency_limit`` N, a request arriving while N others
+    are in flight gets 429 (code 20429, ``Retry-After: 1``) and is not processed.
     """
 
     def __init__(
@@ -59,9 +61,12 @@ class Emulator:
         devices: Sequence[tuple[str, str | None]] | None = None,
         data: str | None = None,
         observer: Observer | None = None,
+        latency: float = 0.0,
+        concurrency_limit: int | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.traffic = Traffic(latency, concurrency_limit)  # validated before a database is opened
         self.store = Store(
             data or ":memory:",
             account_sid=account_sid,
@@ -70,7 +75,7 @@ class Emulator:
         )
         self._faults = FaultBook()
         self._log = RequestLog()
-        self._app = WireApp(self.store, self._faults, self._log, observer)
+        self._app = WireApp(self.store, self._faults, self._log, observer, self.traffic)
         self._requested = (host, port)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,8 +152,12 @@ class Emulator:
         self._app.observer = observer
 
     def request_log(self) -> list[dict[str, Any]]:
-        """The request log: ``[{method, path, status, time, duration_ms, fault}, ...]``."""
+        """The request log: ``[{method, path, status, time, duration_ms, fault, in_flight}, ...]``."""
         return self._log.entries()
+
+    def peak_in_flight(self) -> int:
+        """The most API requests in flight at once since the request log was last cleared."""
+        return self._log.peak_in_flight()
 
     def clear_request_log(self) -> None:
         """Forget the request log."""

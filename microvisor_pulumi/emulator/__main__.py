@@ -27,6 +27,26 @@ def _account(text: str) -> str:
     return text
 
 
+def _latency(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"latency must be a number of seconds from 0 to 60, got {text!r}")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"concurrency limit must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with the defaults shown in ``--help``."""
     parser = argparse.ArgumentParser(
@@ -57,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed N devices with the MQTT/Azure demo set (Configs, Secrets, API keys) to try "
         "`microvisor-pulumi inventory` on; an account that already has Configs is left as it is",
     )
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay every API request by this long, as a real link to Twilio would",
+    )
+    parser.add_argument(
+        "--concurrency-limit",
+        type=_limit,
+        default=None,
+        metavar="N",
+        help="answer 429 (code 20429) to requests arriving while N others are in flight (default: no limit)",
+    )
     return parser
 
 
@@ -80,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth_token=args.auth_token,
         devices=devices,
         data=args.data,
+        latency=args.latency,
+        concurrency_limit=args.concurrency_limit,
     )
     if args.fleet > 0 and not emulator.store.list_items("config"):
         seed_fleet(emulator.store, devices or [])

@@ -164,8 +164,10 @@ class FaultBook:
 class RequestLog:
     """What the emulator was asked and answered: method, raw path, status, time. Nothing else.
 
-    Entries are ``{"method", "path", "status", "time", "duration_ms", "fault"}``; ``status`` is
-    None when the connection was dropped, ``fault`` is True when a fault rule hit the request.
+    Entries are ``{"method", "path", "status", "time", "duration_ms", "fault", "in_flight"}``;
+    ``status`` is None when the connection was dropped, ``fault`` is True when a fault rule hit the
+    request, ``in_flight`` is how many API requests the emulator held when it arrived (itself
+    included). :meth:`peak_in_flight` is the largest of those since the log was last cleared.
     """
 
     def __init__(self) -> None:
@@ -173,7 +175,15 @@ class RequestLog:
         self._entries: list[dict[str, Any]] = []
 
     def record(
-        self, *, method: str, path: str, status: int | None, time: float, duration_ms: float, fault: bool
+        self,
+        *,
+        method: str,
+        path: str,
+        status: int | None,
+        time: float,
+        duration_ms: float,
+        fault: bool,
+        in_flight: int = 1,
     ) -> None:
         """Append one entry; ``path`` must already be stripped of its query string."""
         entry = {
@@ -183,6 +193,7 @@ class RequestLog:
             "time": time,
             "duration_ms": round(duration_ms, 3),
             "fault": fault,
+            "in_flight": in_flight,
         }
         with self._lock:
             self._entries.append(entry)
@@ -192,7 +203,43 @@ class RequestLog:
         with self._lock:
             return [dict(e) for e in self._entries]
 
+    def peak_in_flight(self) -> int:
+        """The most API requests the emulator held at once (0 when the log is empty)."""
+        with self._lock:
+            return max((e["in_flight"] for e in self._entries), default=0)
+
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:
             self._entries.clear()
+
+
+class Traffic:
+    """Every API request's time on the wire (``latency``) and Twilio's concurrency limit.
+
+    A request counts as in flight from its arrival until it is answered, whatever the answer. With
+    a ``limit``, a request that arrives while ``limit`` others are in flight is answered 429 (code
+    20429, ``Retry-After``) and not processed, as Twilio does above an account's limit.
+    """
+
+    def __init__(self, latency: float = 0.0, limit: int | None = None) -> None:
+        if not 0 <= latency <= 60:
+            raise ValueError("latency must be between 0 and 60 seconds")
+        if limit is not None and limit < 1:
+            raise ValueError("concurrency limit must be 1 or more")
+        self.latency = latency
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def arrive(self) -> tuple[int, bool]:
+        """Count a request in; returns (requests in flight now, itself included; over the limit?)."""
+        with self._lock:
+            self._in_flight += 1
+            count = self._in_flight
+        return count, self.limit is not None and count > self.limit
+
+    def leave(self) -> None:
+        """Count a request out (it has been answered or dropped)."""
+        with self._lock:
+            self._in_flight -= 1

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from microvisor_pulumi.emulator.faults import Fault, FaultBook, FaultSpecError, RequestLog
+from microvisor_pulumi.emulator.faults import Fault, FaultBook, FaultSpecError, RequestLog, Traffic
 from microvisor_pulumi.emulator.store import (
     ACCOUNT_SID_RE,
     InvalidParameter,
@@ -338,12 +338,18 @@ class WireApp:
     """
 
     def __init__(
-        self, store: Store, faults: FaultBook, log: RequestLog, observer: Observer | None = None
+        self,
+        store: Store,
+        faults: FaultBook,
+        log: RequestLog,
+        observer: Observer | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.log = log
         self.observer = observer
+        self.traffic = traffic or Traffic()
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -362,8 +368,22 @@ class WireApp:
             # Test hooks: never faulted, never logged, no auth.
             return self._hook(method, raw_path, body)
         started = time.time()
-        fault = self.faults.take(method, raw_path)
-        response = self._with_fault(fault, method, raw_path, query, headers, body, base_url)
+        in_flight, over_limit = self.traffic.arrive()
+        fault: Fault | None = None
+        try:
+            if self.traffic.latency:
+                # Outside every lock: delayed requests overlap, as they do on a real link.
+                time.sleep(self.traffic.latency)
+            if over_limit:
+                response = error_response(
+                    429, 20429, "Too Many Requests: concurrent request limit exceeded", [("Retry-After", "1")]
+                )
+            else:
+                fault = self.faults.take(method, raw_path)
+                response = self._with_fault(fault, method, raw_path, query, headers, body, base_url)
+        finally:
+            self.traffic.leave()
+        response.headers.append(("Twilio-Concurrent-Requests", str(in_flight)))
         duration_ms = (time.time() - started) * 1000
         self.log.record(
             method=method,
@@ -372,6 +392,7 @@ class WireApp:
             time=started,
             duration_ms=duration_ms,
             fault=fault is not None,
+            in_flight=in_flight,
         )
         if self.observer is not None and not response.drop:
             exchange = Exchange(
@@ -719,7 +740,9 @@ class WireApp:
         sub = raw_path[len(HOOK_PREFIX) :]
         if sub == "/requests":
             if method == "GET":
-                return json_response(200, {"requests": self.log.entries()})
+                return json_response(
+                    200, {"requests": self.log.entries(), "peak_in_flight": self.log.peak_in_flight()}
+                )
             if method == "DELETE":
                 self.log.clear()
                 return Response(204)

@@ -2,7 +2,7 @@
 
 A provider instance is pickled by reference into every resource's ``__provider`` (module and class
 name only: ``__getstate__`` drops all runtime attributes), unpickled once per process by the provider
-host, configured with the stack config and then shared by the host's four worker threads. So the
+host, configured with the stack config and then shared by the host's worker threads. So the
 client is built lazily under a lock, credentials are read at run time and never pickled, and nothing
 per-call lives on the instance.
 """
@@ -32,6 +32,7 @@ from microvisor_pulumi._twilio import (
     Timeout,
     TwilioError,
 )
+from microvisor_pulumi.resources._host_threads import widen_for
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ CONFIG_KEYS = (
     "twilio:connectTimeout",
     "twilio:readTimeout",
     "twilio:maxRetries",
+    "twilio:maxConcurrency",
 )
 
 # After a create timed out, wait this long at most for the request to land before looking for it.
@@ -106,6 +108,7 @@ class SchemaProvider(ResourceProvider):
             if value is not None:
                 config[key] = str(value)
         self._stack_config = config
+        widen_for(config)  # serve twilio:maxConcurrency calls at once, not the host's stock 4
 
     def client(self) -> TwilioClient:
         client = getattr(self, "_twilio", None)
@@ -186,10 +189,12 @@ class SchemaProvider(ResourceProvider):
         raise MicrovisorPulumiError(f"{self.describe(ident)}: {action} failed: {err}{hint}") from None
 
     def create_resilient(self, make: Callable[[], T], find_ours: Callable[[float], T | None]) -> T:
-        """Run a create POST, which the HTTP layer never resends, and recover from ambiguous failures.
+        """Run a create POST, which the HTTP layer resends only after a 429, and recover from
+        ambiguous failures.
 
         A 429 is not ambiguous: Twilio did not process the request, so it is sent again after the
-        back-off, with no look and no clean-up. After a 5xx, a timeout or a dropped connection the
+        back-off, with no look and no clean-up (here too, once the HTTP layer's own resends of it
+        are spent). After a 5xx, a timeout or a dropped connection the
         object may or may not exist: before trying again ask `find_ours` (given ``time.monotonic()``
         when the first attempt started) whether one of our attempts took effect. It must answer only
         for what provably came from these attempts, never for a look-alike. After a timeout the

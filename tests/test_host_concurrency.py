@@ -1,0 +1,115 @@
+"""One provider host serves twilio:maxConcurrency operations at once (the SDK's own pool has 4 threads).
+
+This drives the real host (`python -m pulumi.dynamic`) with many concurrent slow calls. It is the
+test that fails when a pulumi upgrade changes what `microvisor_pulumi/resources/_host_threads.py`
+relies on: the mechanism then falls back to the stock four threads, silently for users, loudly here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from _host import ProviderHost, engine, engine_view, urn_for
+from pulumi.runtime.proto import provider_pb2 as pb
+
+from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
+from microvisor_pulumi.resources import _host_threads
+
+DEVICE = DEFAULT_DEVICES[0][0]
+DEFAULT_MAX_CONCURRENCY = 32
+
+
+@pytest.fixture(scope="module")
+def slow_emu() -> Iterator[Emulator]:
+    # Slow enough that 32 creates overlap for certain even on a busy two-core machine.
+    with Emulator(latency=0.3) as emu:
+        yield emu
+
+
+def start_host(emu: Emulator, **config: str) -> ProviderHost:
+    host = ProviderHost()
+    host.configure(
+        {
+            "twilio:accountSid": emu.account_sid,
+            "twilio:authToken": emu.auth_token,
+            "twilio:endpoint": emu.url,
+            **config,
+        }
+    )
+    return host
+
+
+def create_many(host: ProviderHost, emu: Emulator, prefix: str, n: int) -> None:
+    """n DeviceSecret creates sent to the host at once, as the engine sends them with --parallel."""
+    eng = engine(host, "DeviceSecret")
+    eng.create({"device_sid": DEVICE, "key": f"{prefix}warm", "value": "v"})  # configure, device cache
+    requests = [
+        pb.CreateRequest(
+            urn=urn_for(eng.type_token, f"{prefix}{i}"),
+            properties=engine_view(
+                eng.check({"device_sid": DEVICE, "key": f"{prefix}{i}", "value": "v"}).inputs
+            ),
+        )
+        for i in range(n)
+    ]
+    emu.clear_request_log()
+    futures = [eng.stub.Create.future(r) for r in requests]
+    assert all(f.result(timeout=60).id for f in futures)
+
+
+def test_one_host_keeps_at_least_32_operations_in_flight(slow_emu: Emulator) -> None:
+    host = start_host(slow_emu)
+    try:
+        create_many(host, slow_emu, "wide", 48)
+    finally:
+        host.close()
+    peak = slow_emu.peak_in_flight()
+    assert peak >= DEFAULT_MAX_CONCURRENCY, (
+        f"only {peak} operations in flight through one provider host (the SDK's stock pool is 4): "
+        "the mechanism in microvisor_pulumi/resources/_host_threads.py no longer works with this pulumi"
+    )
+    assert peak <= DEFAULT_MAX_CONCURRENCY  # and the limiter keeps requests within maxConcurrency
+
+
+def test_max_concurrency_one_runs_operations_one_at_a_time(slow_emu: Emulator) -> None:
+    slow_emu.traffic.latency = 0.05
+    host = start_host(slow_emu, **{"twilio:maxConcurrency": "1"})
+    try:
+        create_many(host, slow_emu, "serial", 6)
+    finally:
+        host.close()
+        slow_emu.traffic.latency = 0.3
+    assert slow_emu.peak_in_flight() == 1
+
+
+def test_widening_does_nothing_outside_the_provider_host() -> None:
+    # This test process is not `python -m pulumi.dynamic`: a user's program or a set_mocks test.
+    assert _host_threads.widen(64) is None
+    with ThreadPoolExecutor(2) as pool:
+        assert pool.submit(_host_threads.widen, 64).result() is None
+        assert pool._max_workers == 2
+
+
+def test_widening_falls_back_when_the_sdk_is_not_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Spec:
+        name = _host_threads.HOST_MAIN
+
+    class Main:
+        __spec__ = Spec()
+
+    monkeypatch.setitem(__import__("sys").modules, "__main__", Main())
+    with ThreadPoolExecutor(4) as pool:
+        # Pretending to be the host: a worker of a ThreadPoolExecutor is widened...
+        assert pool.submit(_host_threads.widen, 40).result() == 40
+        assert pool._max_workers == 40
+    # ...but a thread that is not one (other SDK internals) is left alone, without an error.
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(_host_threads.widen(40)))
+    thread.start()
+    thread.join()
+    assert result == [None]
+    monkeypatch.setattr(_host_threads, "host_executor", lambda: 1 / 0)
+    assert _host_threads.widen(40) is None  # anything unexpected: stock behaviour, no error

@@ -6,6 +6,11 @@ created; one seen before goes through diff, then nothing, an update or a replace
 engine decides; one whose `replacement_trigger` changed is replaced (created first, unless it asked
 for delete-before-replace); and what the program no longer declares is deleted when the run ends,
 after everything else, as the engine deletes it. `refresh()` reads every resource back.
+
+Replacement triggers are compared as the engine compares them (`shouldTriggerReplace` in
+pkg/resource/deploy/step_generator.go): by their resolved values (a trigger given as an Output is
+awaited by the SDK before it registers the resource), secret marks stripped; an unknown value
+counts as a change; no trigger on either side (null) is no change.
 """
 
 from __future__ import annotations
@@ -19,15 +24,51 @@ import dill
 import pulumi
 from _host import Engine, ProviderHost, State
 from _mocks import _plain
+from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+
+from microvisor_pulumi.resources._schema import is_unknown
 
 
 @dataclass
 class Tracked:
     engine: Engine
     state: State
-    trigger: bytes | None
+    trigger: Any
+
+
+def _trigger_value(value: struct_pb2.Value) -> Any:
+    """A registration's replacement trigger as a plain Python value: secrets unwrapped, unknowns kept."""
+    holder = struct_pb2.Struct()
+    holder.fields["t"].CopyFrom(value)
+    return _unwrap(rpc.deserialize_properties(holder, keep_unknowns=True).get("t"))
+
+
+def _unwrap(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return is_unknown(value)
+
+
+def trigger_changed(old: Any, new: Any) -> bool:
+    """The engine's rule: unknown is a change, null on either side is none, else compare values."""
+    if _has_unknown(old) or _has_unknown(new):
+        return True
+    if old is None or new is None:
+        return False
+    return bool(old != new)
 
 
 class _Monitor(MockMonitor):
@@ -40,7 +81,7 @@ class _Monitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         has = request.HasField("replacement_trigger")
         self.stack.registrations[request.name] = {
-            "trigger": request.replacement_trigger.SerializeToString(deterministic=True) if has else None,
+            "trigger": _trigger_value(request.replacement_trigger) if has else None,
             "delete_before_replace": request.deleteBeforeReplace,
             "secret_outputs": list(request.additionalSecretOutputs),
         }
@@ -106,7 +147,7 @@ class StackMocks(pulumi.runtime.Mocks):
         if old is None:
             engine = Engine(self.host, dill.loads(base64.b64decode(pickled)), args.typ)
             state, step = engine.create(inputs, name=args.name), "create"
-        elif old.trigger != trigger:
+        elif trigger_changed(old.trigger, trigger):
             engine = old.engine
             if reg.get("delete_before_replace"):
                 engine.delete(old.state)

@@ -1,5 +1,6 @@
 """Key rotation without downtime, as successive `pulumi up`s under mocks, every step sent through the
-real provider host to the emulator: ApiKey with `replacement_trigger`, and RotatingApiKey.
+real provider host to the emulator: ApiKey with `replacement_trigger`, and RotatingApiKey (whose
+RotationSlots state also goes through the host: create, diff, update, read).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import pulumi
 import pytest
 from _deploy import StackMocks
 from _host import ProviderHost
+from pulumi.output import Unknown
 
 from microvisor_pulumi import ApiKey, RotatingApiKey
-from microvisor_pulumi.resources.rotating_api_key import rotation_label
+from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, rotation_text
 
 READ = {"allow": ["/twilio/messaging/messages/read"]}
 
@@ -74,14 +76,32 @@ def test_replacement_trigger_rotates_an_api_key_new_key_first(stack, emu):
     assert emu.store.authenticate(sid1, secret1) is None
 
 
-def rotating(rotation: Any, previous: Any = None, **kwargs: Any) -> Any:
+def test_replacement_trigger_given_as_an_output_compares_resolved_values(stack, emu):
+    def program(trigger: Any) -> Any:
+        def run() -> dict[str, pulumi.Output[Any]]:
+            key = ApiKey("k", opts=pulumi.ResourceOptions(replacement_trigger=trigger))
+            return {"sid": key.sid}
+
+        return run
+
+    sid1 = stack.up(program(pulumi.Output.from_input("q1")))["sid"][0]
+    # The same value, now a secret Output and then plain text: no replacement (the engine unwraps).
+    assert stack.up(program(pulumi.Output.secret("q1")))["sid"][0] == sid1
+    assert stack.up(program("q1"))["sid"][0] == sid1
+    sid2 = stack.up(program(pulumi.Output.from_input("q1").apply(lambda v: v + "-next")))["sid"][0]
+    assert sid2 != sid1
+    assert [s for n, s in stack.steps if n == "k"] == ["create", "same", "same", "create-delete"]
+
+
+def rotating(rotation: Any, **kwargs: Any) -> Any:
     def run() -> dict[str, pulumi.Output[Any]]:
-        key = RotatingApiKey("backend", rotation=rotation, previous_rotation=previous, **kwargs)
+        key = RotatingApiKey("backend", rotation=rotation, **kwargs)
         return {
             "current": key.current,
             "previous": key.previous,
             "current_sid": key.current_sid,
             "previous_sid": key.previous_sid,
+            "current_slot": key.current_slot,
         }
 
     return run
@@ -91,68 +111,135 @@ def valid(emu, pair: dict[str, str]) -> bool:
     return emu.store.authenticate(pair["sid"], pair["secret"]) is not None
 
 
+def live_keys(emu) -> set[str]:
+    return {r["sid"] for _, r in emu.store.list_keys()}
+
+
 def test_rotating_api_key_keeps_previous_valid_until_the_next_rotation(stack, emu):
     first = stack.up(rotating("2026-01"))
-    current1, is_secret = first["current"]
-    assert is_secret and first["previous"] == (None, True) and first["previous_sid"][0] is None
-    assert valid(emu, current1) and first["current_sid"] == (current1["sid"], False)
-    assert emu.store.get_key(current1["sid"])["friendly_name"] == "backend 2026-01"
+    current, previous = first["current"][0], first["previous"][0]
+    assert first["current"][1] and first["previous"][1], "both pairs stay Pulumi secrets"
+    assert first["current_sid"] == (current["sid"], False) and first["previous_sid"] == (
+        previous["sid"],
+        False,
+    )
+    assert first["current_slot"][0] == "a"
+    # Both slots hold a key from the first deploy; previous is the other slot's key.
+    assert current["sid"] != previous["sid"] and valid(emu, current) and valid(emu, previous)
+    assert live_keys(emu) == {current["sid"], previous["sid"]}
+    assert emu.store.get_key(current["sid"])["friendly_name"] == "backend 2026-01"
 
-    second = stack.up(rotating("2026-04", "2026-01"))
-    current2, previous2 = second["current"][0], second["previous"][0]
-    assert second["current"][1] and second["previous"][1]
-    assert previous2 == current1 and current2["sid"] != current1["sid"]
-    assert valid(emu, current2) and valid(emu, current1)  # a late consumer still works
+    seen = {current["sid"], previous["sid"]}
+    for n, rotation in enumerate(["2026-04", "2026-07", "2026-10"]):
+        before, two_ago = current, previous
+        out = stack.up(rotating(rotation))
+        current, previous = out["current"][0], out["previous"][0]
+        assert out["current"][1] and out["previous"][1]
+        assert current["sid"] not in seen, f"{rotation}: current is a brand-new key"
+        seen.add(current["sid"])
+        assert previous == before, f"{rotation}: previous is exactly the key that was current"
+        assert valid(emu, current) and valid(emu, previous)  # a late consumer still works
+        assert not valid(emu, two_ago), f"{rotation}: the key from two rotations ago is deleted"
+        assert live_keys(emu) == {current["sid"], previous["sid"]}
+        assert out["current_slot"][0] == ("b", "a", "b")[n]
+        assert emu.store.get_key(current["sid"])["friendly_name"] == f"backend {rotation}"
 
-    # Neither a repeated up nor a refresh rotates anything.
+        # Neither a repeated up nor a refresh (then an up) rotates anything.
+        keys = live_keys(emu)
+        emu.clear_request_log()
+        start = len(stack.steps)
+        again = stack.up(rotating(rotation))
+        stack.refresh()
+        after_refresh = stack.up(rotating(rotation))
+        for result in (again, after_refresh):
+            assert result["current"][0] == current and result["previous"][0] == previous
+        assert live_keys(emu) == keys and key_calls(emu) == []
+        # Not even the slots' own state moved: every step was "same" or a read.
+        assert {s for _, s in stack.steps[start:]} == {"same", "refresh"}
+
+    # The replaced slot's new key was made before its old key went, and the other slot was untouched.
+    replaced = [(n, s) for n, s in stack.steps if n.startswith("backend-") and s != "refresh"]
+    assert ("backend-b", "create-delete") in replaced and ("backend-a", "create-delete") in replaced
+    assert {s for n, s in replaced if n == "backend-slots"} == {"create", "update", "same"}
+    assert not [s for _, s in replaced if s in ("delete", "delete-create")]
+
+
+def test_rotating_api_key_takes_an_output_and_a_structured_rotation(stack, emu):
+    first = stack.up(rotating(pulumi.Output.from_input({"year": 2026, "q": 1})))
+    # Same value, keys in another order: the same rotation.
+    again = stack.up(rotating({"q": 1, "year": 2026}))
+    assert again["current"][0] == first["current"][0] and again["previous"][0] == first["previous"][0]
+    second = stack.up(rotating({"q": 2, "year": 2026}))
+    assert second["previous"][0] == first["current"][0] and valid(emu, second["current"][0])
+    assert second["current"][0]["sid"] not in (first["current"][0]["sid"], first["previous"][0]["sid"])
+
+
+def test_rotating_back_to_the_previous_value_makes_its_key_current_again(stack, emu):
+    first = stack.up(rotating("v1"))
+    second = stack.up(rotating("v2"))
+    keys = live_keys(emu)
     emu.clear_request_log()
-    again = stack.up(rotating("2026-04", "2026-01"))
-    stack.refresh()
-    after_refresh = stack.up(rotating("2026-04", "2026-01"))
-    assert again["current"][0] == after_refresh["current"][0] == current2
-    assert again["previous"][0] == after_refresh["previous"][0] == current1
-    assert key_calls(emu) == []
-
-    third = stack.up(rotating("2026-07", "2026-04"))
-    current3, previous3 = third["current"][0], third["previous"][0]
-    assert previous3 == current2 and current3["sid"] not in (current1["sid"], current2["sid"])
-    assert valid(emu, current3) and valid(emu, current2)
-    assert not valid(emu, current1)  # the oldest key went, and only after the new one was made
-    assert {r["sid"] for _, r in emu.store.list_keys()} == {current2["sid"], current3["sid"]}
-    steps = [(n, s) for n, s in stack.steps if s in ("create", "delete", "create-delete")]
-    assert steps[-2:] == [("backend-2026-07", "create"), ("backend-2026-01", "delete")]
+    back = stack.up(rotating("v1"))
+    assert back["current"][0] == first["current"][0] and back["previous"][0] == second["current"][0]
+    assert live_keys(emu) == keys and key_calls(emu) == []
 
 
 def test_rotating_restricted_keys(stack, emu):
     first = stack.up(rotating(1, key_type="restricted", policy=READ, friendly_name="reader"))
-    second = stack.up(rotating(2, 1, key_type="restricted", policy=READ, friendly_name="reader"))
+    second = stack.up(rotating(2, key_type="restricted", policy=READ, friendly_name="reader"))
     assert second["previous"][0] == first["current"][0]
     for pair in (second["current"][0], second["previous"][0]):
         key = emu.store.get_key(pair["sid"])
         assert key["key_type"] == "restricted" and key["policy"] == READ and key["friendly_name"] == "reader"
 
 
+class _Opaque:
+    pass
+
+
 @pytest.mark.parametrize(
-    "kwargs,message",
+    "rotation,message",
     [
-        ({"rotation": None}, "'rotation' is required"),
-        ({"rotation": "2026-01", "previous_rotation": "2026-01"}, "must differ"),
-        ({"rotation": pulumi.Output.from_input("x")}, "'rotation' must be a plain value"),
+        (None, "'rotation' is required"),
+        (_Opaque(), "'rotation' must be made of JSON values"),
+        (pulumi.Output.from_input(None), "'rotation' is required"),
     ],
 )
-def test_rotating_api_key_refuses_bad_rotations_before_anything_is_registered(stack, emu, kwargs, message):
+def test_rotating_api_key_refuses_bad_rotations_before_any_key_is_made(stack, emu, rotation, message):
     def run() -> dict[str, pulumi.Output[Any]]:
-        RotatingApiKey("bad", **kwargs)
+        RotatingApiKey("bad", rotation=rotation)
         return {}
 
     with pytest.raises(Exception, match=message):
         stack.up(run)
-    assert stack.resources == {} and emu.request_log() == []
+    assert not [k for k in stack.resources if k[0].endswith(":ApiKey")] and emu.request_log() == []
 
 
-def test_rotation_labels_name_one_key_per_value():
-    assert rotation_label("2026-04") == "2026-04"
-    assert rotation_label(2026) != rotation_label("2026")
-    assert rotation_label({"q": 2}) == rotation_label({"q": 2}) != rotation_label({"q": 3})
-    assert rotation_label("a b") != rotation_label("a  b")
-    assert len(rotation_label("x" * 200)) < 40
+def test_rotation_text_is_deterministic_json():
+    import datetime
+
+    assert rotation_text("2026-04") == '"2026-04"'
+    assert rotation_text(2026) != rotation_text("2026")
+    assert rotation_text({"q": 2, "a": [1]}) == rotation_text({"a": [1], "q": 2}) != rotation_text({"q": 3})
+    assert rotation_text(datetime.date(2026, 4, 1)) == '"2026-04-01"'
+    assert rotation_text({"b", "a"}) == '["a","b"]'
+    assert rotation_text(None) is None
+
+
+def test_rotation_slots_provider_rules():
+    p = RotationSlotsProvider()
+    created = p.create({"rotation": '"r1"'}).outs
+    assert created == {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a"}
+    assert p.diff("id", created, {"rotation": '"r1"'}).changes is False
+    assert p.diff("id", created, {"rotation": '"r2"'}).changes is True
+    second = p.update("id", created, {"rotation": '"r2"'}).outs
+    assert second == {"rotation": '"r2"', "slot_a": '"r1"', "slot_b": '"r2"', "current": "b"}
+    third = p.update("id", second, {"rotation": '"r3"'}).outs
+    assert third == {"rotation": '"r3"', "slot_a": '"r3"', "slot_b": '"r2"', "current": "a"}
+    read = p.read("id", {**third, "__provider": "x"})
+    assert read.id == "id" and read.outs == third and read.inputs == {"rotation": '"r3"'}
+    assert p.check({}, {}).failures and p.check({}, {"rotation": 5}).failures
+    # In a preview the new rotation may be unknown: it passes check and counts as a change.
+    assert not p.check({}, {"rotation": Unknown()}).failures
+    assert p.diff("id", third, {"rotation": Unknown()}).changes is True
+    assert p.__getstate__() == {}

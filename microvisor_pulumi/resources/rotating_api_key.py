@@ -1,129 +1,262 @@
-"""RotatingApiKey: two live API keys, so that a rotation never cuts off a consumer that deploys late."""
+"""RotatingApiKey: two live API keys, so that a rotation never cuts off a consumer that deploys late.
+
+A program sees only its own inputs, never its last deployment, so from ``rotation`` alone it cannot
+tell which of two keys was made for which earlier value. The stack's own state can: `RotationSlots`,
+a dynamic resource with no remote side, keeps the value each of two fixed slots ("a" and "b") was
+last made for and which slot is current. Each slot's value is the ``replacement_trigger`` of that
+slot's `ApiKey`, so the engine replaces exactly the key whose slot took a new value.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import datetime
 import json
-import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
-from microvisor_pulumi.resources._schema import FRIENDLY_NAME_MAX
+from microvisor_pulumi.resources._schema import FRIENDLY_NAME_MAX, is_unknown, plain
 from microvisor_pulumi.resources.api_key import ApiKey
 
-_PLAIN_LABEL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+SLOTS = ("a", "b")
+_REQUIRED = "RotatingApiKey: 'rotation' is required (any value, e.g. a date string '2026-04')"
 
 
-def rotation_label(value: Any) -> str:
-    """The name a rotation value gives its key: the value itself when it is short plain text (a date),
-    else a digest of its JSON form, so any value names one key and two values never share one."""
-    if isinstance(value, str) and _PLAIN_LABEL.match(value):
-        return value
-    text = json.dumps(value, sort_keys=True, default=str)
-    return "h" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=_json_default))
+    # str() of an arbitrary object may carry its address and change on every run: that would rotate
+    # the key on every `up`, so refuse it.
+    raise TypeError(
+        "RotatingApiKey: 'rotation' must be made of JSON values (str, int, float, bool, None, list, "
+        f"dict), dates, times or sets; got {type(value).__name__}"
+    )
 
 
-def _check_rotation(field: str, value: Any, *, required: bool) -> None:
-    if isinstance(value, pulumi.Output):
-        # The value names a resource, and names must be known when the program runs, even in preview.
-        raise ValueError(
-            f"RotatingApiKey: '{field}' must be a plain value known to the program, not an Output"
-        )
-    if value is None and required:
-        raise ValueError(f"RotatingApiKey: '{field}' is required (any value, e.g. a date string '2026-04')")
+def rotation_text(value: Any) -> str | None:
+    """The form a rotation value is stored in: JSON with sorted keys, so equal values give equal text
+    on every run and on every machine (``2026`` and ``"2026"`` stay different). None stays None."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
-class RotatingApiKey(pulumi.ComponentResource):
-    """Two API keys that take turns, so consumers can move to a new key at their own pace.
+def other_slot(slot: str) -> str:
+    return "b" if slot == "a" else "a"
 
-    Inputs: ``rotation`` (any value, e.g. ``"2026-04"``, changed on every rotation) and
-    ``previous_rotation`` (the value ``rotation`` had before the last rotation; None at first), plus
-    the `ApiKey` inputs ``friendly_name``, ``account_sid``, ``key_type`` and ``policy``, given to both
-    keys.
 
-    Each of the two values names one key (a child `ApiKey` called ``<name>-<rotation>``). To rotate,
-    the program moves the value of ``rotation`` to ``previous_rotation`` and sets a new ``rotation``:
-    the key of the new value is created, the key of ``previous_rotation`` is left alone, and the key
-    of the value before that, which the program no longer names, is deleted by the engine at the end
-    of the update, after the new key exists. So the keys, and which one is ``current``, are a pure
-    function of the two inputs: a ``refresh`` or a repeated ``up`` rotates nothing.
+class RotationSlotsProvider(ResourceProvider):
+    """The two slots of a RotatingApiKey, kept in the stack's state; nothing remote, no credentials.
 
-    Why two inputs and not ``rotation`` alone: a program sees only its own inputs, never its last
-    deployment, so from ``rotation`` alone it cannot tell which key was made for which earlier value;
-    any rule that guessed (a hash, a slot index) would sometimes replace the key a late consumer still
-    uses. Naming the two values the stack keeps makes that impossible.
-
-    Outputs: ``current`` and ``previous``, each ``{"sid": ..., "secret": ...}`` and a Pulumi secret
-    (``previous`` is None before the first rotation); ``current_sid`` and ``previous_sid`` in plain
-    text. Consumers read ``current`` through a StackReference; one that deploys late keeps working
-    with ``previous`` for a whole rotation period.
+    Outputs: ``rotation`` (the input, echoed), ``slot_a`` and ``slot_b`` (the rotation value each slot
+    was last made for) and ``current`` ("a" or "b"). Created with both slots on the first value and
+    "a" current. A ``rotation`` that differs from the current slot's value goes to the other (older)
+    slot, which becomes current; the same value is no change. ``read`` returns what is stored, so a
+    refresh changes nothing.
     """
 
-    current: pulumi.Output[dict[str, str]]
-    previous: pulumi.Output[dict[str, str] | None]
-    current_sid: pulumi.Output[str]
-    previous_sid: pulumi.Output[str | None]
+    # -- pickling: the class reference only (see _provider.SchemaProvider) --------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pass
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        rotation = plain(news.get("rotation"))
+        if rotation is None:
+            return CheckResult({}, [CheckFailure("rotation", _REQUIRED)])
+        if not is_unknown(rotation) and not isinstance(rotation, str):
+            # The component stores every value as JSON text (rotation_text); anything else is a bug.
+            reason = (
+                f"RotatingApiKey: 'rotation' must reach RotationSlots as text, got {type(rotation).__name__}"
+            )
+            return CheckResult({}, [CheckFailure("rotation", reason)])
+        return CheckResult({"rotation": rotation}, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        rotation = plain(news.get("rotation"))
+        changed = is_unknown(rotation) or rotation != current_value(olds)
+        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=None)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        rotation = plain(props["rotation"])
+        outs = {"rotation": rotation, "slot_a": rotation, "slot_b": rotation, "current": "a"}
+        return CreateResult(f"slots-{uuid.uuid4().hex}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        rotation = plain(news["rotation"])
+        outs = {slot_key(s): plain(olds.get(slot_key(s))) for s in SLOTS}
+        current = current_slot(olds)
+        if rotation != outs[slot_key(current)]:
+            # The older slot takes the new value; the current one (now previous) keeps its own.
+            current = other_slot(current)
+            outs[slot_key(current)] = rotation
+        return UpdateResult({"rotation": rotation, **outs, "current": current})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # Nothing remote to look at: the stored slots are the truth, so refresh rotates nothing.
+        outs = {k: plain(v) for k, v in props.items() if k != "__provider"}
+        return ReadResult(id_, outs, {"rotation": current_value(props)})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        pass
+
+
+def slot_key(slot: str) -> str:
+    return f"slot_{slot}"
+
+
+def current_slot(props: Mapping[str, Any]) -> str:
+    slot = plain(props.get("current"))
+    return slot if slot in SLOTS else "a"
+
+
+def current_value(props: Mapping[str, Any]) -> Any:
+    return plain(props.get(slot_key(current_slot(props))))
+
+
+class RotationSlots(Resource, module="twilio", name="RotationSlots"):
+    """The state of a RotatingApiKey's two slots (see RotationSlotsProvider); not meant to be used alone."""
+
+    rotation: pulumi.Output[str]
+    slot_a: pulumi.Output[str]
+    slot_b: pulumi.Output[str]
+    current: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
         *,
-        rotation: Any,
-        previous_rotation: Any = None,
+        rotation: pulumi.Input[str | None],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"rotation": rotation, "slot_a": None, "slot_b": None, "current": None}
+        super().__init__(RotationSlotsProvider(), resource_name, props, opts)
+
+
+class RotatingApiKey(pulumi.ComponentResource):
+    """Two API keys that take turns, so consumers can move to a new key at their own pace.
+
+    Inputs: ``rotation`` (required; any value, plain or an Output, e.g. ``"2026-04"``, changed on
+    every rotation), plus the `ApiKey` inputs ``friendly_name``, ``account_sid``, ``key_type`` and
+    ``policy``, given to both keys.
+
+    The component holds two fixed slots, "a" and "b", each one child `ApiKey` (``<name>-a``,
+    ``<name>-b``), and a child `RotationSlots` (``<name>-slots``) that keeps, in the stack's own state,
+    the rotation value each slot was last made for and which slot is current. On the first ``up``
+    both keys are made and "a" is current. When ``rotation`` changes, the older slot takes the new
+    value and becomes current: its key is replaced (the new key created first, the old one deleted
+    after it), because the slot value is the key's ``replacement_trigger``; the other key is left
+    alone and becomes ``previous``. Only inputs and the stack's state decide this, nothing remote,
+    so a ``refresh`` or a repeated ``up`` with the same ``rotation`` rotates nothing. Setting
+    ``rotation`` back to the value the previous slot holds makes that key current again, with no
+    new key.
+
+    Outputs: ``current`` and ``previous``, each ``{"sid": ..., "secret": ...}`` and a Pulumi secret;
+    ``current_sid``, ``previous_sid`` and ``current_slot`` in plain text. Consumers read ``current``
+    through a StackReference; one that deploys late keeps working with ``previous`` for a whole
+    rotation period.
+    """
+
+    current: pulumi.Output[dict[str, str]]
+    previous: pulumi.Output[dict[str, str]]
+    current_sid: pulumi.Output[str]
+    previous_sid: pulumi.Output[str]
+    current_slot: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        rotation: pulumi.Input[Any],
         friendly_name: pulumi.Input[str] | None = None,
         account_sid: pulumi.Input[str] | None = None,
         key_type: pulumi.Input[str] | None = None,
         policy: pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        _check_rotation("rotation", rotation, required=True)
-        _check_rotation("previous_rotation", previous_rotation, required=False)
-        if previous_rotation is not None and rotation_label(previous_rotation) == rotation_label(rotation):
-            raise ValueError(
-                "RotatingApiKey: 'rotation' must differ from 'previous_rotation' (each names its own key)"
-            )
+        if rotation is None:
+            raise ValueError(_REQUIRED)
+        if not isinstance(rotation, pulumi.Output):
+            rotation_text(rotation)  # a value that cannot be stored fails here, before anything is made
         super().__init__("microvisor-pulumi:twilio:RotatingApiKey", resource_name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.slots = RotationSlots(
+            f"{resource_name}-slots",
+            rotation=pulumi.Output.from_input(rotation).apply(rotation_text),
+            opts=child,
+        )
+        slot_values = {"a": self.slots.slot_a, "b": self.slots.slot_b}
 
-        def key(value: Any) -> ApiKey:
-            label = rotation_label(value)
+        def key(slot: str) -> ApiKey:
+            value = slot_values[slot]
             name = (
-                friendly_name if friendly_name is not None else f"{resource_name} {label}"[:FRIENDLY_NAME_MAX]
+                friendly_name
+                if friendly_name is not None
+                else value.apply(lambda v: _label(resource_name, v))
             )
             return ApiKey(
-                f"{resource_name}-{label}",
+                f"{resource_name}-{slot}",
                 friendly_name=name,
                 account_sid=account_sid,
                 key_type=key_type,
                 policy=policy,
-                # Explicit: a key replaced for another reason (a new key_type) is also made first.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
+                # A new slot value replaces this key, the new one made before the old one goes (explicit:
+                # a key replaced for another reason, a new key_type, is also made first).
+                opts=pulumi.ResourceOptions(
+                    parent=self, replacement_trigger=value, delete_before_replace=False
+                ),
             )
 
-        new = key(rotation)
-        old = key(previous_rotation) if previous_rotation is not None else None
-        self.keys = {rotation_label(rotation): new}
-        if old is not None:
-            self.keys[rotation_label(previous_rotation)] = old
-        self.current = pulumi.Output.secret(pulumi.Output.all(new.sid, new.secret).apply(_pair))
-        self.current_sid = new.sid
-        if old is not None:
-            self.previous = pulumi.Output.secret(pulumi.Output.all(old.sid, old.secret).apply(_pair))
-            self.previous_sid = old.sid
-        else:
-            self.previous = pulumi.Output.secret(None)
-            self.previous_sid = pulumi.Output.from_input(None)
+        self.keys = {slot: key(slot) for slot in SLOTS}
+        a, b = self.keys["a"], self.keys["b"]
+        current = self.slots.current
+        self.current_slot = current
+        self.current_sid = pulumi.Output.all(current, a.sid, b.sid).apply(lambda v: _pick(v, False))
+        self.previous_sid = pulumi.Output.all(current, a.sid, b.sid).apply(lambda v: _pick(v, True))
+        pairs = pulumi.Output.all(current, a.sid, a.secret, b.sid, b.secret)
+        self.current = pulumi.Output.secret(pairs.apply(lambda v: _pair(v, False)))
+        self.previous = pulumi.Output.secret(pairs.apply(lambda v: _pair(v, True)))
         self.register_outputs(
             {
                 "current": self.current,
                 "previous": self.previous,
                 "current_sid": self.current_sid,
                 "previous_sid": self.previous_sid,
+                "current_slot": self.current_slot,
             }
         )
 
 
-def _pair(values: list[Any]) -> dict[str, str]:
-    sid, key_secret = values
-    return {"sid": sid, "secret": key_secret}
+def _label(resource_name: str, stored: str | None) -> str:
+    """The default friendly name of a key: the component's name and the rotation it was made for."""
+    value = json.loads(stored) if stored is not None else None
+    text = value if isinstance(value, str) else stored
+    return f"{resource_name} {text}"[:FRIENDLY_NAME_MAX]
+
+
+def _pick(values: list[Any], previous: bool) -> Any:
+    current, a, b = values
+    return a if (current == "a") != previous else b
+
+
+def _pair(values: list[Any], previous: bool) -> dict[str, str]:
+    current, a_sid, a_secret, b_sid, b_secret = values
+    if (current == "a") != previous:
+        return {"sid": a_sid, "secret": a_secret}
+    return {"sid": b_sid, "secret": b_secret}

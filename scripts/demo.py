@@ -1,11 +1,19 @@
 """Deploy the demo fleet stack against the local emulator: ``bash scripts/demo.sh [--destroy]``.
 
-Steps: find the Pulumi CLI (or say how to install it), start the emulator with its state in
+Steps: find the Pulumi CLI (else install a pinned version into ``.pulumi-cli/`` with the SDK's own
+installer, or, when that fails, say how to install it by hand), start the emulator with its state in
 ``.emulator-state/``, point the ``dev`` stack at it (file backend in ``.pulumi-state/``), run
 ``pulumi up --yes``, print the outputs, and stop the emulator whatever happens.
 
 Each step is a function so that the tests can run the ones that need no Pulumi CLI. Nothing happens
 at import time.
+
+Only the CLI's installation goes through the Automation API (``pulumi.automation.PulumiCommand``).
+The stack steps stay plain ``pulumi`` command lines run here, because the Automation API's runner
+would lose what this driver promises: it forwards no signal (on SIGTERM it would wait for ``pulumi
+up`` to finish instead of asking it to cancel cleanly), it reads outputs with ``--show-secrets``
+(this driver never holds a secret output in plain text), and it prints nothing of what it runs
+(the ``+ pulumi ...`` lines here are the recipe for doing it by hand).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +40,10 @@ STACK = "dev"
 DEMO_PASSPHRASE = "microvisor-demo"
 EMULATOR_DATA = Path(".emulator-state") / "emulator.db"
 BACKEND_DIR = ".pulumi-state"
+# Where the demo installs the CLI when there is none, and the version it installs there: pinned, so
+# that every newcomer runs the demo with the CLI it was tested with.
+CLI_DIR = ".pulumi-cli"
+PULUMI_CLI_VERSION = "3.272.0"  # the SDK release current when this was written; CLI and SDK share numbers
 READY_LINE = re.compile(r"^microvisor-emulator listening on (http://\S+)$")
 INSTALL_HINT = (
     "Install it with `curl -fsSL https://get.pulumi.com | sh` (then open a new shell, or add "
@@ -47,11 +59,16 @@ class PulumiNotFound(DemoError):
     """The Pulumi CLI is not installed (or not on PATH)."""
 
 
+Installer = Callable[[Path, str], str]
+"""Installs the Pulumi CLI ``version`` under ``root`` and returns the ``pulumi`` executable."""
+
+
 # -- the Pulumi CLI ---------------------------------------------------------------------------------
 
 
-def find_pulumi(path: str | None = None, home: Path | None = None) -> str:
-    """The ``pulumi`` executable: on PATH, else where get.pulumi.com installs it (``~/.pulumi/bin``).
+def find_pulumi(path: str | None = None, home: Path | None = None, repo: Path | None = None) -> str:
+    """The ``pulumi`` executable: on PATH, else where get.pulumi.com installs it (``~/.pulumi/bin``),
+    else where an earlier demo run installed it (``<repo>/.pulumi-cli/bin``).
 
     The installer edits shell profiles, which a shell opened before it does not read yet: looking in
     ``~/.pulumi/bin`` spares a newcomer that puzzle.
@@ -59,10 +76,58 @@ def find_pulumi(path: str | None = None, home: Path | None = None) -> str:
     found = shutil.which("pulumi", path=path)
     if found:
         return found
-    installed = (home if home is not None else Path.home()) / ".pulumi" / "bin" / "pulumi"
-    if installed.is_file() and os.access(installed, os.X_OK):
-        return str(installed)
+    candidates = [(home if home is not None else Path.home()) / ".pulumi" / "bin" / "pulumi"]
+    if repo is not None:
+        candidates.append(Path(repo) / CLI_DIR / "bin" / "pulumi")
+    for installed in candidates:
+        if installed.is_file() and os.access(installed, os.X_OK):
+            return str(installed)
     raise PulumiNotFound(f"The Pulumi CLI was not found on PATH. {INSTALL_HINT}")
+
+
+def install_pulumi_cli(root: Path, version: str) -> str:
+    """Install the Pulumi CLI ``version`` under ``root`` with the SDK's own installer.
+
+    ``PulumiCommand.install`` first looks for that version already under ``root`` and downloads
+    only if it is missing (from get.pulumi.com, which runs the same install script as the docs).
+    """
+    from pulumi.automation import PulumiCommand  # imported here: only this path needs it
+    from semver import VersionInfo  # a dependency of pulumi; the installer takes its versions
+
+    return PulumiCommand.install(root=str(root), version=VersionInfo.parse(version)).command
+
+
+def find_or_install_pulumi(
+    repo: Path = REPO,
+    *,
+    installer: Installer = install_pulumi_cli,
+    version: str = PULUMI_CLI_VERSION,
+    path: str | None = None,
+    home: Path | None = None,
+) -> str:
+    """The ``pulumi`` executable; when there is none, install ``version`` into ``<repo>/.pulumi-cli``.
+
+    If the installation fails (no network, say), the error says how to install the CLI by hand.
+    """
+    try:
+        return find_pulumi(path=path, home=home, repo=repo)
+    except PulumiNotFound:
+        pass
+    root = Path(repo) / CLI_DIR
+    print(
+        f"The Pulumi CLI was not found: installing Pulumi {version} into {CLI_DIR}/ "
+        "(a download from get.pulumi.com, once; the demo then goes on)",
+        flush=True,
+    )
+    try:
+        pulumi = installer(root, version)
+    except Exception as exc:  # noqa: BLE001 - any failure to install ends in the same advice
+        raise PulumiNotFound(
+            f"The Pulumi CLI was not found on PATH, and installing it into {CLI_DIR}/ failed "
+            f"({type(exc).__name__}: {exc}). {INSTALL_HINT}"
+        ) from None
+    print(f"Installed the Pulumi CLI: {pulumi}", flush=True)
+    return pulumi
 
 
 def stack_env(repo: Path = REPO, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -244,10 +309,15 @@ def _shown(cmd: Sequence[str]) -> list[str]:
 
 
 def run_demo(
-    repo: Path = REPO, *, destroy: bool = False, stack: str = STACK, pulumi: str | None = None
+    repo: Path = REPO,
+    *,
+    destroy: bool = False,
+    stack: str = STACK,
+    pulumi: str | None = None,
+    installer: Installer = install_pulumi_cli,
 ) -> None:
-    """Find pulumi, start the emulator, run the stack's commands, stop the emulator."""
-    pulumi = pulumi or find_pulumi()
+    """Find (or install) pulumi, start the emulator, run the stack's commands, stop the emulator."""
+    pulumi = pulumi or find_or_install_pulumi(repo, installer=installer)
     env = stack_env(repo)
     (Path(repo) / BACKEND_DIR).mkdir(parents=True, exist_ok=True)
     with start_emulator(repo) as emulator:
@@ -257,7 +327,7 @@ def run_demo(
     print("emulator stopped", flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, installer: Installer = install_pulumi_cli) -> int:
     """The command line: ``python scripts/demo.py [--destroy] [--stack NAME] [--repo PATH]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--destroy", action="store_true", help="tear the stack down instead of deploying it")
@@ -266,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     install_signal_handlers()
     try:
-        run_demo(args.repo, destroy=args.destroy, stack=args.stack)
+        run_demo(args.repo, destroy=args.destroy, stack=args.stack, installer=installer)
     except DemoError as err:
         print(f"demo: {err}", file=sys.stderr)
         return 1

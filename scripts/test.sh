@@ -10,4 +10,7 @@ PY="${PYTHON:-python3}"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): most of the suite waits on retry back-offs and emulator delays, so a
+# second process halves the wall time on this 2-core machine. Arguments come after: `-n 0` runs it
+# in one process, `-n 4` with more workers.
+exec .venv/bin/python -m pytest -n 2 "$@"

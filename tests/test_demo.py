@@ -84,15 +84,75 @@ def test_missing_cli_is_a_clear_error_saying_how_to_install(tmp_path):
     assert "https://www.pulumi.com/docs/" in message
 
 
-def test_missing_cli_stops_the_demo_before_the_emulator_starts(
+def _offline_installer(root: Path, version: str) -> str:
+    raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+
+def test_missing_cli_that_cannot_be_installed_stops_the_demo_before_the_emulator_starts(
     tmp_path, monkeypatch, capsys, restore_signals
 ):
     monkeypatch.setenv("PATH", "")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert demo.main(["--repo", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert "get.pulumi.com" in err
+    assert demo.main(["--repo", str(tmp_path)], installer=_offline_installer) == 1
+    out, err = capsys.readouterr()
+    assert f"installing Pulumi {demo.PULUMI_CLI_VERSION} into .pulumi-cli/" in out
+    assert "installing it into .pulumi-cli/ failed (OSError: <urlopen error" in err
+    assert "curl -fsSL https://get.pulumi.com | sh" in err  # the way to do it by hand, as before
     assert not (tmp_path / ".emulator-state").exists()
+
+
+def test_missing_cli_is_installed_into_the_repo_and_the_demo_goes_on(
+    tmp_path, fake_pulumi, monkeypatch, capsys, restore_signals
+):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    installs: list[tuple[Path, str]] = []
+
+    def installer(root: Path, version: str) -> str:
+        installs.append((root, version))
+        exe = root / "bin" / "pulumi"
+        exe.parent.mkdir(parents=True)
+        exe.write_text(FAKE_PULUMI)
+        exe.chmod(0o755)
+        return str(exe)
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no pulumi here
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FAKE_PULUMI_LOG", fake_pulumi["FAKE_PULUMI_LOG"])
+    assert demo.main(["--repo", str(repo)], installer=installer) == 0
+    assert installs == [(repo / ".pulumi-cli", demo.PULUMI_CLI_VERSION)]
+    out = capsys.readouterr().out
+    assert f"installing Pulumi {demo.PULUMI_CLI_VERSION} into .pulumi-cli/" in out
+    assert f"Installed the Pulumi CLI: {repo / '.pulumi-cli' / 'bin' / 'pulumi'}" in out
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert [c.split(" | ")[0] for c in calls][-2:] == ["up --yes", "stack output"]
+    assert "emulator stopped" in out
+
+    # The next run finds the CLI it installed and installs nothing.
+    assert demo.find_or_install_pulumi(repo, installer=_offline_installer, path="", home=tmp_path) == str(
+        repo / ".pulumi-cli" / "bin" / "pulumi"
+    )
+
+
+def test_the_sdk_installer_is_asked_for_the_pinned_version_and_reuses_an_install(tmp_path, monkeypatch):
+    # PulumiCommand.install first runs `<root>/bin/pulumi version`: a stand-in answering the pinned
+    # version is taken as installed. The download is stubbed to fail, so nothing leaves the machine.
+    from pulumi.automation import _cmd
+
+    def no_download(url: str, path: str) -> None:
+        raise AssertionError(f"tried to download {url}")
+
+    monkeypatch.setattr(_cmd, "_download_to_file", no_download)
+    root = tmp_path / ".pulumi-cli"
+    exe = root / "bin" / "pulumi"
+    exe.parent.mkdir(parents=True)
+    exe.write_text(f'#!/bin/sh\n[ "$1" = version ] && echo v{demo.PULUMI_CLI_VERSION}\n')
+    exe.chmod(0o755)
+    assert demo.install_pulumi_cli(root, demo.PULUMI_CLI_VERSION) == str(exe)
+    # An older CLI there is not good enough: the installer goes to download the pinned one.
+    exe.write_text('#!/bin/sh\n[ "$1" = version ] && echo v3.100.0\n')
+    with pytest.raises(AssertionError, match="tried to download https://get.pulumi.com/"):
+        demo.install_pulumi_cli(root, demo.PULUMI_CLI_VERSION)
 
 
 def test_cli_is_found_on_path_or_where_the_installer_puts_it(tmp_path):

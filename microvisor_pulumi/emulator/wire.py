@@ -782,6 +782,10 @@ class WireApp:
 # -- the HTTP server ---------------------------------------------------------------------------
 
 
+MAX_BODY = 1 << 20  # bytes: far above any API request, low enough that a bad client cannot hurt
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Reads one request, asks the WireApp, writes the answer in a single send."""
 
@@ -794,21 +798,18 @@ class _Handler(BaseHTTPRequestHandler):
         # Silence: per-request stderr lines cost time and could reveal paths in CI logs.
         return
 
+    def __getattr__(self, name: str) -> Any:
+        # The stdlib answers a method with no do_<METHOD> (TRACE, HEAD, anything) with its own 501
+        # HTML page. Every method goes to the app instead, which answers Twilio-shaped JSON: 405
+        # with an Allow header on a known path, 404 on an unknown one, 401 without credentials.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _serve(self) -> None:
-        length_header = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._send(error_response(411, 20001, "Chunked request bodies are not supported"))
-            self.close_connection = True
+        body = self._read_body()
+        if body is None:
             return
-        try:
-            length = int(length_header) if length_header else 0
-        except ValueError:
-            length = -1
-        if length < 0 or length > 1 << 20:
-            self._send(error_response(400, 20001, "Invalid Content-Length"))
-            self.close_connection = True
-            return
-        body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in reversed(self.headers.items())}
         # Absolute URLs follow the Host the client used, so paging works through any address.
         host = headers.get("host") or f"{self.server.host_name}:{self.server.server_port}"
@@ -822,6 +823,59 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         self._send(response)
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked), or None once an error has been sent."""
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                self.close_connection = True
+                self._send(error_response(501, 20001, "Only the chunked transfer coding is supported"))
+                return None
+            if self.headers.get("Content-Length") is not None:
+                # Both framings (RFC 9112 §6.3): chunked wins, and the connection must not be reused.
+                self.close_connection = True
+            body = self._read_chunked()
+            if body is None:
+                self.close_connection = True
+                self._send(error_response(400, 20001, "Invalid chunked request body"))
+            return body
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header else 0
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            self._send(error_response(400, 20001, "Invalid Content-Length"))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes | None:
+        """A chunked body (RFC 9112 §7.1), or None if it is malformed or longer than MAX_BODY."""
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            match = _CHUNK_SIZE.fullmatch(line)
+            if match is None:
+                return None
+            size = int(match.group(1), 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY:
+                return None
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                return None
+            body += chunk
+        # Trailer fields, if any, end with an empty line; they carry nothing the API reads.
+        for _ in range(100):
+            line = self.rfile.readline(8192)
+            if line in (b"\r\n", b"\n"):
+                return bytes(body)
+            if not line.endswith(b"\n"):
+                return None
+        return None
 
     def _send(self, response: Response) -> None:
         try:
@@ -839,14 +893,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # A response to HEAD has the headers of the full answer and no body (RFC 9110 §9.3.2).
+        body = b"" if self.command == "HEAD" else response.body
         # One write: headers and body in the same segment, so Nagle never waits on a delayed ACK.
-        self.wfile.write(head + response.body)
-
-    do_GET = _serve
-    do_POST = _serve
-    do_DELETE = _serve
-    do_PUT = _serve
-    do_PATCH = _serve
+        self.wfile.write(head + body)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

@@ -103,28 +103,23 @@ class DeviceProfile(pulumi.ComponentResource):
         child_opts = pulumi.ResourceOptions(parent=self, aliases=[at_root])
         self.devices = {}
         for device in devices:
-            made_configs = {
-                key: DeviceConfig(
-                    f"{device}/{key}",
-                    device_sid=device,
-                    key=key,
-                    value=_value_for(source, device),
-                    overwrite=overwrite,
-                    opts=child_opts,
-                )
-                for key, source in configs.items()
-            }
-            made_secrets = {
-                key: DeviceSecret(
-                    f"{device}/{key}",
-                    device_sid=device,
-                    key=key,
-                    value=_value_for(source, device),
-                    overwrite=overwrite,
-                    opts=child_opts,
-                )
-                for key, source in secrets.items()
-            }
+
+            def declare(kind: type[Any], sources: Mapping[str, Any], device: str = device) -> dict[str, Any]:
+                # Children named <device>/<key>: stable per (device, key), whatever the list order.
+                return {
+                    key: kind(
+                        f"{device}/{key}",
+                        device_sid=device,
+                        key=key,
+                        value=_value_for(source, device),
+                        overwrite=overwrite,
+                        opts=child_opts,
+                    )
+                    for key, source in sources.items()
+                }
+
+            made_configs = declare(DeviceConfig, configs)
+            made_secrets = declare(DeviceSecret, secrets)
             first = next(iter({**made_configs, **made_secrets}.values()))
             made = ProfileDevice(first.device_sid, first.device_name, made_configs, made_secrets)
             self.devices[device] = made

@@ -84,3 +84,22 @@ class ProviderMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
         return {}
+
+
+def run_program(program: Any) -> dict[str, tuple[Any, bool]]:
+    """Run `program` (which returns a dict of Outputs) under the installed mocks and settle it:
+    each name maps to (resolved value, whether it is secret)."""
+    results: dict[str, tuple[Any, bool]] = {}
+
+    @pulumi.runtime.test
+    def body() -> pulumi.Output[Any]:
+        outputs = program()
+
+        async def settle() -> None:
+            for name, output in outputs.items():
+                results[name] = (await output.future(), await output.is_secret())
+
+        return pulumi.Output.from_input(settle())
+
+    body()
+    return results

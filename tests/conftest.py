@@ -76,3 +76,30 @@ def make_emulator(spec_validator: SpecValidator) -> Iterator[Callable[..., Emula
     yield factory
     for emu in started:
         emu.stop()  # idempotent: a test may already have stopped it
+
+
+@pytest.fixture(scope="module")
+def host(emulator: Emulator) -> Iterator[Any]:
+    """A real provider host (`python -m pulumi.dynamic`) per test module, configured for the
+    session emulator with 3 retries. Modules that need other settings define their own."""
+    from _reliability import host_config, start_host
+
+    h = start_host(host_config(emulator, maxRetries="3"))
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def calls(emu: Emulator) -> Any:
+    """The API calls the emulator saw since the last `calls.reset()`: (method, path, status)."""
+
+    class Calls:
+        def reset(self) -> None:
+            emu.clear_request_log()
+
+        def __call__(self) -> list[tuple[str, str, int | None]]:
+            return [(r["method"], r["path"], r["status"]) for r in emu.request_log()]
+
+    c = Calls()
+    c.reset()
+    return c

@@ -8,7 +8,7 @@ import base64
 from typing import Any
 
 import pytest
-from _host import CheckFailed, ProviderHost, State, engine, to_struct
+from _host import CheckFailed, State, engine, to_struct
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
 
@@ -16,35 +16,6 @@ from microvisor_pulumi.resources.api_key import PENDING_PREFIX
 
 READ = {"allow": ["/twilio/messaging/messages/read"]}
 READ_SEND = {"allow": ["/twilio/messaging/messages/read", "/twilio/messaging/messages/create"]}
-
-
-@pytest.fixture(scope="module")
-def host(emulator):
-    h = ProviderHost()
-    h.configure(
-        {
-            "twilio:accountSid": emulator.account_sid,
-            "twilio:authToken": emulator.auth_token,
-            "twilio:endpoint": emulator.url,
-            "twilio:maxRetries": "3",
-        }
-    )
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def calls(emu):
-    class Calls:
-        def reset(self) -> None:
-            emu.clear_request_log()
-
-        def __call__(self) -> list[tuple[str, str, int | None]]:
-            return [(r["method"], r["path"], r["status"]) for r in emu.request_log()]
-
-    c = Calls()
-    c.reset()
-    return c
 
 
 def restricted(name: str, policy: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from _mocks import EngineLikeMonitor, ProviderMocks
+from _mocks import EngineLikeMonitor, ProviderMocks, run_program
 from pulumi.runtime import rpc
 
 from microvisor_pulumi import DeviceProfile
@@ -47,21 +47,8 @@ class Echo(Mocks):
         return f"{args.name}-id", outs
 
 
-def run(program: Any) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def body() -> pulumi.Output[Any]:
-        outputs = program()
-
-        async def settle() -> None:
-            for name, output in outputs.items():
-                results[name] = (await output.future(), await output.is_secret())
-
-        return pulumi.Output.from_input(settle())
-
-    body()
-    return results
+def run(program: Any) -> dict[str, tuple[Any, bool]]:
+    return run_program(program)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from _mocks import ProviderMocks
+from _mocks import ProviderMocks, run_program
 
 from microvisor_pulumi import DeviceInfo, get_device, get_devices
 from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
@@ -43,20 +43,7 @@ def stack_config(emu: Emulator, **overrides: str) -> None:
 
 
 def run(program: Any) -> dict[str, tuple[Any, bool]]:
-    results: dict[str, tuple[Any, bool]] = {}
-
-    @pulumi.runtime.test
-    def body() -> pulumi.Output[Any]:
-        outputs = program()
-
-        async def settle() -> None:
-            for name, output in outputs.items():
-                results[name] = (await output.future(), await output.is_secret())
-
-        return pulumi.Output.from_input(settle())
-
-    body()
-    return results
+    return run_program(program)
 
 
 def test_get_device_by_sid_or_unique_name_returns_what_the_api_returns(mocks, emu):

@@ -10,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from _host import CheckFailed, ProviderHost, State, engine
+from _host import CheckFailed, State, engine
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
@@ -26,37 +26,6 @@ from microvisor_pulumi.resources.microvisor import (
 
 DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
 DEV2_SID, DEV2_NAME = DEFAULT_DEVICES[1]
-
-
-@pytest.fixture(scope="module")
-def host(emulator):
-    h = ProviderHost()
-    h.configure(
-        {
-            "twilio:accountSid": emulator.account_sid,
-            "twilio:authToken": emulator.auth_token,
-            "twilio:endpoint": emulator.url,
-            "twilio:maxRetries": "3",
-        }
-    )
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def calls(emu):
-    """The API calls the emulator saw since the last `calls.reset()`."""
-
-    class Calls:
-        def reset(self) -> None:
-            emu.clear_request_log()
-
-        def __call__(self) -> list[tuple[str, str, int | None]]:
-            return [(r["method"], r["path"], r["status"]) for r in emu.request_log()]
-
-    c = Calls()
-    c.reset()
-    return c
 
 
 def plain_outs(state: State) -> dict:

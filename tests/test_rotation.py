@@ -10,27 +10,12 @@ from typing import Any
 import pulumi
 import pytest
 from _deploy import StackMocks
-from _host import ProviderHost
 from pulumi.output import Unknown
 
 from microvisor_pulumi import ApiKey, RotatingApiKey
 from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, rotation_text
 
 READ = {"allow": ["/twilio/messaging/messages/read"]}
-
-
-@pytest.fixture(scope="module")
-def host(emulator):
-    h = ProviderHost()
-    h.configure(
-        {
-            "twilio:accountSid": emulator.account_sid,
-            "twilio:authToken": emulator.auth_token,
-            "twilio:endpoint": emulator.url,
-        }
-    )
-    yield h
-    h.close()
 
 
 @pytest.fixture

@@ -17,20 +17,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from microvisor_pulumi._twilio import NotFound, Settings
+from microvisor_pulumi._twilio import CONFIG_KEYS, NotFound, Settings
 
-_CONFIG_KEYS = (
-    "accountSid",
-    "authToken",
-    "apiKey",
-    "apiSecret",
-    "region",
-    "edge",
-    "endpoint",
-    "connectTimeout",
-    "readTimeout",
-    "maxRetries",
-)
 _SECRET_KEYS = frozenset({"authToken", "apiSecret"})
 _T = TypeVar("_T")
 
@@ -76,7 +64,8 @@ async def _settings() -> Settings:
     """``twilio:*`` stack config first, then the environment (Settings.resolve's rule)."""
     config = pulumi.Config("twilio")
     values: dict[str, str] = {}
-    for name in _CONFIG_KEYS:
+    for key in CONFIG_KEYS:
+        name = key.removeprefix("twilio:")
         value: Any
         if name in _SECRET_KEYS:
             secret = config.get_secret(name)

@@ -17,6 +17,7 @@ from _host import Engine, ProviderHost, State
 from _reliability import (
     DEV1_SID,
     DEV2_SID,
+    DEVICE_LOOKUP_RE,
     calls,
     engine,
     host_config,
@@ -29,6 +30,9 @@ from pulumi.runtime import rpc
 
 READ_TIMEOUT = 0.5
 MAX_RETRIES = 3
+# Back-off steps of 10, 20, 40 ms: the order of the calls is what these tests check, not the waits
+# (test_backoff_follows_the_retry_base_delay checks those, with a host of its own).
+RETRY_BASE_DELAY = 0.01
 SLOW = READ_TIMEOUT + 0.3  # the emulator answers this long after the request: past the read timeout
 
 FAULTS: dict[str, dict[str, Any]] = {
@@ -46,7 +50,13 @@ FAULTS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def host(emulator):
     h = start_host(
-        host_config(emulator, readTimeout=str(READ_TIMEOUT), connectTimeout="2", maxRetries=str(MAX_RETRIES))
+        host_config(
+            emulator,
+            readTimeout=str(READ_TIMEOUT),
+            connectTimeout="2",
+            maxRetries=str(MAX_RETRIES),
+            retryBaseDelay=str(RETRY_BASE_DELAY),
+        )
     )
     prime_probes(h, emulator)
     yield h
@@ -339,3 +349,34 @@ def test_create_whose_every_response_is_lost_leaves_no_orphan(host, emu, kind_na
     deleted = [c for c in calls(emu) if c[0] == "DELETE" and c[2] == 204]
     assert len(made) == 1 + MAX_RETRIES and len(deleted) == len(made)
     assert snapshot(emu) == {}
+
+
+def test_backoff_follows_the_retry_base_delay(emulator, emu):
+    """twilio:retryBaseDelay sets the first wait of both retry layers: the HTTP layer's resend of a
+    read, and the provider's look after an ambiguous create (each at least half the base)."""
+    base = 0.6
+    own = start_host(host_config(emulator, maxRetries="3", retryBaseDelay=str(base)))
+    try:
+        prime_probes(own, emu)
+        kind = kinds(emu.account_sid)["DeviceConfig"]
+        eng = engine(own, "DeviceConfig")
+        emu.clear_request_log()
+        emu.add_fault(**fault_spec(kind.create_call("k"), {"status": 500}))
+        state = eng.create(kind.inputs("k", "v"))
+        emu.add_fault(**fault_spec(Call("GET", kind.item("k"), 200), {"status": 503}))
+        assert eng.refresh(state) is not None
+    finally:
+        own.close()
+    log = [
+        e for e in sorted(emu.request_log(), key=lambda e: e["time"]) if not DEVICE_LOOKUP_RE.match(e["path"])
+    ]
+    assert [(e["method"], e["status"]) for e in log] == [
+        ("POST", 500),
+        ("GET", 404),
+        ("POST", 201),
+        ("GET", 503),
+        ("GET", 200),
+    ]
+    # The provider's look after the failed create, and the HTTP layer's resend of the read.
+    for before, after in ((log[0], log[1]), (log[3], log[4])):
+        assert after["time"] - before["time"] >= base / 2 - 0.02, (before, after)

@@ -50,12 +50,7 @@ def make(fake: FakeTwilio) -> Iterator[MakeClient]:
     clients: list[TwilioClient] = []
 
     def build(**overrides: Any) -> TwilioClient:
-        tuning = {
-            k: overrides.pop(k)
-            for k in ("backoff_factor", "backoff_max", "retry_after_max")
-            if k in overrides
-        }
-        tuning.setdefault("backoff_factor", 0.01)
+        tuning = {k: overrides.pop(k) for k in ("backoff_max", "retry_after_max") if k in overrides}
         fields: dict[str, Any] = {
             "account_sid": AC,
             "auth_token": TOKEN,
@@ -64,6 +59,7 @@ def make(fake: FakeTwilio) -> Iterator[MakeClient]:
             "read_timeout": 2.0,
             "max_retries": 3,
             "retry_max_seconds": 10.0,
+            "retry_base_delay": 0.01,
         }
         fields.update(overrides)
         client = TwilioClient(Settings(**fields), **tuning)
@@ -236,7 +232,7 @@ def _gaps(received: list[Received]) -> list[float]:
 
 def test_get_retries_with_exponential_backoff(fake: FakeTwilio, make: MakeClient) -> None:
     fake.add(Canned(503), Canned(500), Canned(502), Canned(200, CONFIG))
-    assert make(max_retries=3, backoff_factor=0.1).fetch_item("Configs", "k") == CONFIG
+    assert make(max_retries=3, retry_base_delay=0.1).fetch_item("Configs", "k") == CONFIG
     assert len(fake.received) == 4
     gaps = _gaps(fake.received)
     # Equal jitter: attempt n waits between half and all of factor * 2**(n-1).
@@ -278,7 +274,7 @@ def test_rate_limited_carries_retry_after(fake: FakeTwilio, make: MakeClient) ->
 
 def test_total_time_is_bounded(fake: FakeTwilio, make: MakeClient) -> None:
     fake.handler = lambda r: Canned(503)
-    client = make(max_retries=20, backoff_factor=0.2, retry_max_seconds=0.5)
+    client = make(max_retries=20, retry_base_delay=0.2, retry_max_seconds=0.5)
     started = time.monotonic()
     with pytest.raises(ServerError):
         client.fetch_item("Configs", "k")
@@ -362,9 +358,9 @@ def test_connect_failures_are_retried_even_for_create(make: MakeClient) -> None:
 
     started = time.monotonic()
     with pytest.raises(NetworkError, match="retries exhausted"):
-        make(endpoint=url, max_retries=3, backoff_factor=0.1).fetch_item("Configs", "k")
+        make(endpoint=url, max_retries=3, retry_base_delay=0.1).fetch_item("Configs", "k")
     with pytest.raises(NetworkError):
-        make(endpoint=url, max_retries=3, backoff_factor=0.1).create_item("Configs", "k", "v")
+        make(endpoint=url, max_retries=3, retry_base_delay=0.1).create_item("Configs", "k", "v")
     # Three backoff sleeps of at least 0.05 + 0.1 + 0.2 s, twice: the connect retries happened.
     assert time.monotonic() - started >= 2 * 0.35 > once
 

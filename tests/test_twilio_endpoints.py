@@ -38,8 +38,14 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def client(fake: FakeTwilio) -> Iterator[TwilioClient]:
     with TwilioClient(
-        Settings(account_sid=AC, auth_token="tok", endpoint=fake.url, region="au1", edge="sydney"),
-        backoff_factor=0.01,
+        Settings(
+            account_sid=AC,
+            auth_token="tok",
+            endpoint=fake.url,
+            region="au1",
+            edge="sydney",
+            retry_base_delay=0.01,
+        )
     ) as c:
         yield c
 

@@ -130,7 +130,7 @@ def make(fake: FakeTwilio) -> Iterator[Callable[..., TwilioClient]]:
             "retry_max_seconds": 20.0,
             **fields,
         }
-        client = TwilioClient(Settings(**settings), backoff_factor=0.01)
+        client = TwilioClient(Settings(**settings, retry_base_delay=0.01))
         clients.append(client)
         return client
 

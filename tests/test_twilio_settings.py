@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microvisor_pulumi._twilio import MissingCredentials, Settings, TwilioError
+from microvisor_pulumi._twilio import MissingCredentials, Settings, TwilioError, backoff_delay
 from microvisor_pulumi._twilio.hosts import base_url, rebase, rewrite_host
 
 AC_CFG, AC_ENV = "AC" + "c" * 32, "AC" + "e" * 32
@@ -156,6 +156,24 @@ def test_max_concurrency_from_config_then_env_default_32() -> None:
     assert resolve({"twilio:maxConcurrency": "1"}, {"TWILIO_MAX_CONCURRENCY": "10"}).max_concurrency == 1
 
 
+def test_retry_base_delay_from_config_then_env_default_quarter_second() -> None:
+    assert resolve().retry_base_delay == 0.25
+    assert resolve({}, {"TWILIO_RETRY_BASE_DELAY": "1.5"}).retry_base_delay == 1.5
+    assert (
+        resolve({"twilio:retryBaseDelay": "0.01"}, {"TWILIO_RETRY_BASE_DELAY": "1.5"}).retry_base_delay
+        == 0.01
+    )
+    assert resolve({"twilio:retryBaseDelay": "8"}).retry_base_delay == 8.0
+
+
+def test_backoff_doubles_from_the_base_with_equal_jitter_up_to_the_cap() -> None:
+    assert backoff_delay(0, 1.0) == 0.0
+    for attempt, step in ((1, 0.25), (2, 0.5), (3, 1.0), (6, 8.0), (9, 8.0)):
+        delays = [backoff_delay(attempt, 0.25) for _ in range(200)]
+        assert all(step / 2 <= d <= step for d in delays), (attempt, min(delays), max(delays))
+        assert max(delays) - min(delays) > step / 10  # jittered, not fixed
+
+
 def test_defaults() -> None:
     s = resolve()
     assert (s.connect_timeout, s.read_timeout, s.max_retries, s.retry_max_seconds) == (5.0, 30.0, 4, 60.0)
@@ -171,6 +189,9 @@ def test_defaults() -> None:
         ({"twilio:maxRetries": "2.5"}, {}, "twilio:maxRetries"),
         ({}, {"TWILIO_MAX_RETRIES": "-1"}, "TWILIO_MAX_RETRIES"),
         ({"twilio:maxConcurrency": "0"}, {}, "twilio:maxConcurrency"),
+        ({"twilio:retryBaseDelay": "0"}, {}, "twilio:retryBaseDelay"),
+        ({"twilio:retryBaseDelay": "8.5"}, {}, "twilio:retryBaseDelay"),
+        ({}, {"TWILIO_RETRY_BASE_DELAY": "soon"}, "TWILIO_RETRY_BASE_DELAY"),
         ({}, {"TWILIO_MAX_CONCURRENCY": "many"}, "TWILIO_MAX_CONCURRENCY"),
         ({"twilio:connectTimeout": "nan"}, {}, "twilio:connectTimeout"),
         ({"twilio:endpoint": "localhost:8080"}, {}, "twilio:endpoint"),

@@ -20,7 +20,7 @@ from microvisor_pulumi._twilio.errors import (
     TwilioError,
 )
 from microvisor_pulumi._twilio.hosts import base_url
-from microvisor_pulumi._twilio.settings import Settings
+from microvisor_pulumi._twilio.settings import CONFIG_KEYS, Settings, backoff_delay
 
 if TYPE_CHECKING:
     from microvisor_pulumi._twilio.client import TwilioClient
@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CONFIG_KEYS",
     "AuthFailed",
     "Conflict",
     "Forbidden",
@@ -48,5 +49,6 @@ __all__ = [
     "Timeout",
     "TwilioClient",
     "TwilioError",
+    "backoff_delay",
     "base_url",
 ]

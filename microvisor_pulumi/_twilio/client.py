@@ -22,7 +22,6 @@ import base64
 import email.utils
 import json
 import platform
-import random
 import re
 import threading
 import time
@@ -62,7 +61,7 @@ from microvisor_pulumi._twilio.errors import (
 )
 from microvisor_pulumi._twilio.hosts import base_url, rebase
 from microvisor_pulumi._twilio.limiter import AdaptiveLimiter, Slot, limiter_for
-from microvisor_pulumi._twilio.settings import Settings
+from microvisor_pulumi._twilio.settings import RETRY_DELAY_CAP, Settings, backoff_delay
 from microvisor_pulumi._version import __version__
 
 USER_AGENT = (
@@ -107,7 +106,7 @@ class BudgetRetry(Retry):
     def __init__(
         self,
         *args: Any,
-        backoff_cap: float = 8.0,
+        backoff_cap: float = RETRY_DELAY_CAP,
         retry_after_cap: float = 30.0,
         budget_seconds: float = 60.0,
         **kwargs: Any,
@@ -139,14 +138,8 @@ class BudgetRetry(Retry):
         return fresh
 
     def get_backoff_time(self) -> float:
-        # "Equal jitter": half the exponential step is fixed, half random, so concurrent callers
-        # spread out but every caller still backs off. Unlike urllib3's default the first retry
-        # waits too (factor * 1).
-        attempts = len(self.history)
-        if attempts == 0:
-            return 0.0
-        step = min(self.backoff_cap, self.backoff_factor * (2 ** (attempts - 1)))
-        return step / 2 + random.uniform(0, step / 2)
+        # Unlike urllib3's default the first retry waits too (about factor * 1).
+        return backoff_delay(len(self.history), self.backoff_factor, self.backoff_cap)
 
     def get_retry_after(self, response: Any) -> float | None:
         header = response.headers.get("Retry-After")
@@ -252,8 +245,7 @@ class TwilioClient(TwilioEndpoints):
         self,
         settings: Settings,
         *,
-        backoff_factor: float = 0.25,
-        backoff_max: float = 8.0,
+        backoff_max: float = RETRY_DELAY_CAP,
         retry_after_max: float = 30.0,
     ) -> None:
         self.settings = settings
@@ -261,7 +253,7 @@ class TwilioClient(TwilioEndpoints):
             "redirect": 0,
             "raise_on_redirect": False,
             "raise_on_status": False,  # we map the final response ourselves
-            "backoff_factor": backoff_factor,
+            "backoff_factor": settings.retry_base_delay,
             "backoff_cap": backoff_max,
             "retry_after_cap": retry_after_max,
             "budget_seconds": settings.retry_max_seconds,

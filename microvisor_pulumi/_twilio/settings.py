@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,8 +23,28 @@ _KEYS: dict[str, tuple[str, str]] = {
     "connect_timeout": ("twilio:connectTimeout", "TWILIO_CONNECT_TIMEOUT"),
     "read_timeout": ("twilio:readTimeout", "TWILIO_READ_TIMEOUT"),
     "max_retries": ("twilio:maxRetries", "TWILIO_MAX_RETRIES"),
+    "retry_base_delay": ("twilio:retryBaseDelay", "TWILIO_RETRY_BASE_DELAY"),
     "max_concurrency": ("twilio:maxConcurrency", "TWILIO_MAX_CONCURRENCY"),
 }
+
+#: Every stack config key a provider or a lookup reads, in the order of the table above.
+CONFIG_KEYS: tuple[str, ...] = tuple(config_key for config_key, _ in _KEYS.values())
+
+#: No back-off between retries grows past this many seconds (nor may twilio:retryBaseDelay).
+RETRY_DELAY_CAP = 8.0
+
+
+def backoff_delay(attempt: int, base: float, cap: float = RETRY_DELAY_CAP) -> float:
+    """How long to wait before retry number ``attempt`` (1 for the first) with no Retry-After.
+
+    The step doubles from ``base`` up to ``cap``; "equal jitter" waits half the step plus a random
+    part of the other half, so concurrent callers spread out but every caller still backs off.
+    """
+    if attempt < 1:
+        return 0.0
+    step = min(cap, base * 2 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
 
 #: Requests to Twilio in flight at once per process and account, unless configured otherwise.
 DEFAULT_MAX_CONCURRENCY = 32
@@ -48,6 +69,9 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_retries: int = 4
+    # The first retry waits about this long; each later one twice as long as the one before, up to
+    # RETRY_DELAY_CAP, each with jitter (see client.backoff_delay). A Retry-After from Twilio wins.
+    retry_base_delay: float = 0.25
     retry_max_seconds: float = 60.0
     # At most this many requests out at once (per process and account; 1 = one at a time).
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
@@ -109,6 +133,9 @@ class Settings:
             connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
             read_timeout=seconds("read_timeout", defaults.read_timeout),
             max_retries=_count(pick("max_retries"), _origin("max_retries", cfg), defaults.max_retries),
+            retry_base_delay=_at_most(
+                seconds("retry_base_delay", defaults.retry_base_delay), _origin("retry_base_delay", cfg)
+            ),
             max_concurrency=_positive(
                 pick("max_concurrency"), _origin("max_concurrency", cfg), defaults.max_concurrency
             ),
@@ -147,6 +174,12 @@ def _seconds(raw: str | None, key: str, default: float) -> float:
         raise ValueError(f"{key} must be a number of seconds, got {raw!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _at_most(value: float, key: str, cap: float = RETRY_DELAY_CAP) -> float:
+    if value > cap:
+        raise ValueError(f"{key} must be at most {cap:g} seconds, got {value:g}")
     return value
 
 

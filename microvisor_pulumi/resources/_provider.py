@@ -10,7 +10,6 @@ per-call lives on the instance.
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,12 +24,14 @@ from pulumi.dynamic import (
 )
 
 from microvisor_pulumi._twilio import (
+    CONFIG_KEYS,
     AuthFailed,
     Forbidden,
     RateLimited,
     Settings,
     Timeout,
     TwilioError,
+    backoff_delay,
 )
 from microvisor_pulumi.resources._host_threads import widen_for
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
@@ -40,19 +41,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONFIG_KEYS = (
-    "twilio:accountSid",
-    "twilio:authToken",
-    "twilio:apiKey",
-    "twilio:apiSecret",
-    "twilio:region",
-    "twilio:edge",
-    "twilio:endpoint",
-    "twilio:connectTimeout",
-    "twilio:readTimeout",
-    "twilio:maxRetries",
-    "twilio:maxConcurrency",
-)
 
 # After a create timed out, wait this long at most for the request to land before looking for it.
 _TIMEOUT_SETTLE_MAX = 10.0
@@ -216,7 +204,7 @@ class SchemaProvider(ResourceProvider):
             unsettled = unsettled or not isinstance(last, RateLimited)
             pause = getattr(last, "retry_after", None)
             if pause is None:
-                pause = min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+                pause = backoff_delay(attempt, settings.retry_base_delay)
             if isinstance(last, Timeout):
                 pause = max(pause, min(settings.read_timeout, _TIMEOUT_SETTLE_MAX))
             if time.monotonic() + pause > deadline:

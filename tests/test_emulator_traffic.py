@@ -11,7 +11,9 @@ import requests
 from microvisor_pulumi.emulator import Emulator
 from microvisor_pulumi.emulator.__main__ import build_parser
 
-LATENCY = 0.1
+# Long enough that eight requests started together all overlap on a busy 2-core machine (the suite
+# runs four workers at once): at 0.1 s one of them was seen to finish before the last began.
+LATENCY = 0.5
 
 
 def burst(emu: Emulator, n: int) -> list[requests.Response]:

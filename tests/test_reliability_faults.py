@@ -30,9 +30,6 @@ from pulumi.runtime import rpc
 
 READ_TIMEOUT = 0.5
 MAX_RETRIES = 3
-# Back-off steps of 10, 20, 40 ms: the order of the calls is what these tests check, not the waits
-# (test_backoff_follows_the_retry_base_delay checks those, with a host of its own).
-RETRY_BASE_DELAY = 0.01
 SLOW = READ_TIMEOUT + 0.3  # the emulator answers this long after the request: past the read timeout
 
 FAULTS: dict[str, dict[str, Any]] = {
@@ -55,7 +52,6 @@ def host(emulator):
             readTimeout=str(READ_TIMEOUT),
             connectTimeout="2",
             maxRetries=str(MAX_RETRIES),
-            retryBaseDelay=str(RETRY_BASE_DELAY),
         )
     )
     prime_probes(h, emulator)

@@ -10,6 +10,9 @@ PY="${PYTHON:-python3}"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The suite starts some 80 Python processes (provider hosts, the emulator's command line, the demo,
+# Schemathesis): let them share compiled bytecode even where the environment turns it off.
+unset PYTHONDONTWRITEBYTECODE
 # Four workers (pytest-xdist) stealing work from each other: much of the suite waits on retry
 # back-offs, read timeouts and emulator delays, so four processes keep this 2-core machine busy
 # (about 90 s, against about 240 s in one process). Arguments come after: `-n 0` runs it in one

@@ -141,6 +141,20 @@ def test_validator_accepts_a_conforming_response(
         "GET", "/v1/Configs/x", "", None, 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
     )
     assert spec_validator.problems(exchange) == []
+    # The CORS headers every operation declares: a boolean must be one, a string may be anything.
+    cors = {"Access-Control-Allow-Credentials": "true", "access-control-allow-origin": "*"}
+    ok = Exchange("GET", "/v1/Configs/x", "", None, 200, {**exchange.headers, **cors}, exchange.body)
+    assert spec_validator.problems(ok) == []
+    bad = Exchange(
+        "GET",
+        "/v1/Configs/x",
+        "",
+        None,
+        200,
+        {**ok.headers, "Access-Control-Allow-Credentials": "yes"},
+        ok.body,
+    )
+    assert spec_validator.problems(bad) == ["header access-control-allow-credentials: 'yes' is not a boolean"]
     # The suite's emulators really are observed. A request of this test's own: under pytest-xdist
     # this may be the first test its worker runs, so earlier tests' traffic cannot be counted on.
     before = spec_validator.checked

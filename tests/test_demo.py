@@ -287,6 +287,7 @@ if [ "$1" = "up" ] && [ "$FAKE_PULUMI_UP" = "fail" ]; then exit 3; fi
 if [ "$1" = "up" ] && [ "$FAKE_PULUMI_UP" = "hang" ]; then
     trap 'echo "got SIGINT" >> "$FAKE_PULUMI_LOG"; kill $child; exit 130' INT
     sleep 30 & child=$!
+    echo "trap set" >> "$FAKE_PULUMI_LOG"
     wait $child
 fi
 exit 0
@@ -381,10 +382,11 @@ def test_sigterm_cancels_pulumi_and_stops_the_emulator(tmp_path, fake_pulumi):
     run = _start_demo(tmp_path, {**fake_pulumi, "FAKE_PULUMI_UP": "hang"})
     try:
         deadline = time.monotonic() + 30
-        while not (log.exists() and "up --yes" in log.read_text()):
+        # Until the stand-in has installed its trap: a signal before that would kill it silently
+        # (a fixed 0.2 s was sometimes too short on a busy machine).
+        while not (log.exists() and "trap set" in log.read_text()):
             assert time.monotonic() < deadline and run.poll() is None, "the demo never reached `pulumi up`"
             time.sleep(0.05)
-        time.sleep(0.2)  # let the stand-in install its trap
         run.send_signal(signal.SIGTERM)
         stdout, stderr = run.communicate(timeout=60)
     finally:

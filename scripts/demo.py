@@ -195,6 +195,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
+def _sigint_cancels() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # Started under nohup or as a background job, we inherit SIGINT ignored, and so would pulumi:
+    # the SIGINT we send it to cancel cleanly would do nothing, and we would wait 30 s to kill it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
     """The emulator's first stdout line, or '' if it exits or stays silent for `timeout` seconds."""
     assert process.stdout is not None
@@ -280,7 +286,9 @@ def install_signal_handlers() -> None:
 def run_command(cmd: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
     """Run one pulumi command in the foreground; a failure stops the demo with its exit status."""
     print("+ " + " ".join(_shown(cmd)), flush=True)
-    process = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd)
+    process = subprocess.Popen(
+        list(cmd), env=dict(env), cwd=cwd, preexec_fn=_sigint_cancels if os.name == "posix" else None
+    )
     try:
         code = process.wait()
     except BaseException as exc:

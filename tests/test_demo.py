@@ -316,6 +316,9 @@ def _start_demo(repo: Path, env: dict[str, str], *args: str) -> subprocess.Popen
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As under nohup or in a background job (CI runners too): the demo inherits SIGINT ignored,
+        # and must still be able to cancel pulumi with it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
 
 

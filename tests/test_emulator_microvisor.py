@@ -282,3 +282,21 @@ def test_unknown_routes_and_methods(api: requests.Session) -> None:
     assert_error(resp, 405, 20004)
     assert resp.headers["Allow"] == "GET, POST"
     assert_error(api.delete("/v1/Devices"), 405, 20004)
+
+
+def test_page_size_is_twilios_50_unless_the_emulator_is_given_another(make_emulator) -> None:
+    small = make_emulator(page_size=2)
+    auth = (small.account_sid, small.auth_token)
+    page = requests.get(f"{small.url}/v1/Devices", auth=auth, timeout=5).json()
+    assert page["meta"]["page_size"] == 2 and len(page["devices"]) == 2 and page["meta"]["next_page_url"]
+    # A PageSize in the request still wins.
+    asked = requests.get(f"{small.url}/v1/Devices", params={"PageSize": 3}, auth=auth, timeout=5).json()
+    assert asked["meta"]["page_size"] == 3 and len(asked["devices"]) == 3
+    default = make_emulator()
+    page = requests.get(
+        f"{default.url}/v1/Devices", auth=(default.account_sid, default.auth_token), timeout=5
+    )
+    assert page.json()["meta"]["page_size"] == 50
+    for bad in (0, 1001, True, "5"):
+        with pytest.raises(ValueError, match="page_size"):
+            Emulator(page_size=bad)  # type: ignore[arg-type]

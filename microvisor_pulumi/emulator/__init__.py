@@ -20,7 +20,7 @@ from typing import Any
 
 from microvisor_pulumi.emulator.faults import FaultBook, RequestLog, Traffic
 from microvisor_pulumi.emulator.store import Store
-from microvisor_pulumi.emulator.wire import EmulatorHTTPServer, Exchange, Observer, WireApp
+from microvisor_pulumi.emulator.wire import DEFAULT_PAGE_SIZE, EmulatorHTTPServer, Exchange, Observer, WireApp
 
 __all__ = [
     "DEFAULT_ACCOUNT_SID",
@@ -48,7 +48,9 @@ class Emulator:
     connections), before the response is sent. The auth token is the account's password; API keys
     created through the emulator authenticate too while they exist. ``latency`` delays every API
     request by that many seconds; with ``concurrency_limit`` N, a request arriving while N others
-    are in flight gets 429 (code 20429, ``Retry-After: 1``) and is not processed.
+    are in flight gets 429 (code 20429, ``Retry-After: 1``) and is not processed. ``page_size`` is
+    the size of a list page when the request names none (Twilio's is 50): a smaller one makes a
+    client's paging show with few records.
     """
 
     def __init__(
@@ -63,7 +65,10 @@ class Emulator:
         observer: Observer | None = None,
         latency: float = 0.0,
         concurrency_limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be a whole number from 1 to 1000, got {page_size!r}")
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.traffic = Traffic(latency, concurrency_limit)  # validated before a database is opened
@@ -75,7 +80,7 @@ class Emulator:
         )
         self._faults = FaultBook()
         self._log = RequestLog()
-        self._app = WireApp(self.store, self._faults, self._log, observer, self.traffic)
+        self._app = WireApp(self.store, self._faults, self._log, observer, self.traffic, page_size)
         self._requested = (host, port)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -260,7 +260,16 @@ def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int 
     return value
 
 
-def paginate(req: Request, items: list[tuple[int, Record]], fixed: Sequence[tuple[str, str]] = ()) -> _Page:
+#: Twilio's page size when a list request names none.
+DEFAULT_PAGE_SIZE = 50
+
+
+def paginate(
+    req: Request,
+    items: list[tuple[int, Record]],
+    fixed: Sequence[tuple[str, str]] = (),
+    default_size: int = DEFAULT_PAGE_SIZE,
+) -> _Page:
     """Cut one page out of ``(cursor, record)`` pairs in creation order.
 
     ``PageToken`` (``PA<cursor>``: after it, ``PB<cursor>``: before it) keeps paging stable while
@@ -268,7 +277,7 @@ def paginate(req: Request, items: list[tuple[int, Record]], fixed: Sequence[tupl
     parameters every page URL must repeat (IAM's AccountSid).
     """
     args = req.args
-    size = _int_arg(args, "PageSize", 50, 1, 1000)
+    size = _int_arg(args, "PageSize", default_size, 1, 1000)
     page = _int_arg(args, "Page", 0, 0, None)
     token = args.get("PageToken")
     cursors = [c for c, _ in items]
@@ -344,12 +353,14 @@ class WireApp:
         log: RequestLog,
         observer: Observer | None = None,
         traffic: Traffic | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
         self.store = store
         self.faults = faults
         self.log = log
         self.observer = observer
         self.traffic = traffic or Traffic()
+        self.page_size = page_size
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -546,7 +557,7 @@ class WireApp:
         )
 
     def list_items(self, req: Request, *, kind: ItemKind, device: str | None = None) -> Response:
-        page = paginate(req, self.store.list_items(kind, device))
+        page = paginate(req, self.store.list_items(kind, device), default_size=self.page_size)
         items = [self._item_json(req, kind, r) for r in page.records]
         return self._meta_list(req, "configs" if kind == "config" else "secrets", page, items)
 
@@ -593,7 +604,7 @@ class WireApp:
         }
 
     def list_devices(self, req: Request) -> Response:
-        page = paginate(req, self.store.list_devices())
+        page = paginate(req, self.store.list_devices(), default_size=self.page_size)
         return self._meta_list(req, "devices", page, [self._device_json(req, r) for r in page.records])
 
     def fetch_device(self, req: Request, *, device: str) -> Response:
@@ -628,7 +639,7 @@ class WireApp:
 
     def list_keys_v2010(self, req: Request, *, account: str) -> Response:
         self._check_account(req, account)
-        page = paginate(req, self.store.list_keys())
+        page = paginate(req, self.store.list_keys(), default_size=self.page_size)
         base = req.raw_path
         end = page.start + len(page.records) - 1 if page.records else page.start
         return json_response(
@@ -694,7 +705,7 @@ class WireApp:
 
     def list_keys_iam(self, req: Request) -> Response:
         account = self._iam_account(req.args.get("AccountSid"), "query string")
-        page = paginate(req, self.store.list_keys(), [("AccountSid", account)])
+        page = paginate(req, self.store.list_keys(), [("AccountSid", account)], self.page_size)
         items = [
             {
                 "sid": r["sid"],

@@ -15,6 +15,6 @@ PY="${PYTHON:-python3}"
 unset PYTHONDONTWRITEBYTECODE
 # Four workers (pytest-xdist) stealing work from each other: much of the suite waits on retry
 # back-offs, read timeouts and emulator delays, so four processes keep this 2-core machine busy
-# (about 90 s, against about 240 s in one process). Arguments come after: `-n 0` runs it in one
+# (about 65 s of pytest wall time on 2 cores). Arguments come after: `-n 0` runs it in one
 # process.
 exec .venv/bin/python -m pytest -n 4 --dist worksteal "$@"

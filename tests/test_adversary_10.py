@@ -357,7 +357,7 @@ def test_a_legal_date_header_without_gmt_does_not_shift_twilios_clock(
     neighbour's secret rotated two hours ago counts as "set during our own attempts" and is adopted
     (state says our value, the device reads theirs). Fix: in `_note_server_time`, treat a naive
     result as UTC (`.replace(tzinfo=timezone.utc)`)."""
-    from microvisor_pulumi.emulator import wire
+    from microvisor_pulumi.emulator import server
 
     def http_date(self: object) -> str:
         now = time.gmtime()
@@ -365,7 +365,7 @@ def test_a_legal_date_header_without_gmt_does_not_shift_twilios_clock(
             return time.asctime(now)
         return time.strftime("%a, %d %b %Y %H:%M:%S -0000", now)
 
-    monkeypatch.setattr(wire._Handler, "date_time_string", http_date)
+    monkeypatch.setattr(server._Handler, "date_time_string", http_date)
     emu.store.clock = lambda: time.time() - 2 * 3600  # the neighbour's secret, two hours old
     try:
         api.post(emu.url + "/v1/Secrets", data={"Key": "psk", "Value": "theirs"}).raise_for_status()

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from microvisor_pulumi.emulator.app import WireApp
 from microvisor_pulumi.emulator.faults import FaultBook, RequestLog, Traffic
+from microvisor_pulumi.emulator.server import EmulatorHTTPServer
 from microvisor_pulumi.emulator.store import Store
-from microvisor_pulumi.emulator.wire import DEFAULT_PAGE_SIZE, EmulatorHTTPServer, Exchange, Observer, WireApp
+from microvisor_pulumi.emulator.wire import DEFAULT_PAGE_SIZE, Exchange, Observer
 
 __all__ = [
     "DEFAULT_ACCOUNT_SID",

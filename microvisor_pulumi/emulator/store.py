@@ -2,10 +2,11 @@
 
 The store is the emulator's "models" layer (moto's ``models.py``): it owns every record, every
 uniqueness rule, every length limit and the rule that secret values are never handed back. The
-HTTP layer (:mod:`.wire`) only translates requests into calls here and records into JSON.
+HTTP side (:mod:`.responses`, one module per product) only translates requests into calls here and
+records into JSON.
 
 Records come back as plain dicts whose fields are exactly what the API may show. Timestamps are
-integer epoch seconds (the wire layer formats them per API); a Secret record has no ``value``
+integer epoch seconds (:mod:`.wire` formats them per API); a Secret record has no ``value``
 field at all and an API key record never has its secret, so no handler can leak one by accident.
 
 All state lives in SQLite (``":memory:"`` by default, or a file so a stack deployed yesterday can

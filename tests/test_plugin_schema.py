@@ -142,7 +142,7 @@ def mocks(emu):
 @pulumi.runtime.test
 def test_aliases_are_the_types_the_dynamic_resources_register(mocks, schema):
     """A stack made with the dynamic resources keeps its resources under the plugin: each plugin type
-    is aliased to the very type its dynamic resource registers."""
+    is aliased to the very type its dynamic resource registers, whose outputs are the declared ones."""
     registered = {
         "microvisor:index:AccountConfig": AccountConfig("c", key="k1", value="v"),
         "microvisor:index:DeviceConfig": DeviceConfig("dc", device_sid=DEV_SID, key="k1", value="v"),
@@ -150,6 +150,11 @@ def test_aliases_are_the_types_the_dynamic_resources_register(mocks, schema):
         "microvisor:index:DeviceSecret": DeviceSecret("ds", device_sid=DEV_SID, key="k1", value="v"),
         "microvisor:index:ApiKey": ApiKey("key", friendly_name="mocked"),
     }
+
+    # The dynamic face takes its outputs from the same declaration: each is a typed attribute.
+    for token, resource in registered.items():
+        for name in TOKENS[token].schema.output_names():
+            assert isinstance(getattr(resource, name, None), pulumi.Output), f"{token}.{name}"
 
     def verify(_: Any) -> None:
         by_name = {name: typ for typ, name, _ in mocks.created}

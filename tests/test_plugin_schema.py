@@ -119,6 +119,11 @@ def test_references_and_required_names_resolve(schema):
         assert set(spec["inputProperties"]) <= set(spec["properties"]), token
     for token, spec in schema["types"].items():
         assert set(spec.get("required", [])) <= set(spec.get("properties", {})), token
+    # Names the schema binder refuses (pkg/codegen/schema/reserved_keywords.go).
+    for token, spec in schema["resources"].items():
+        names = set(spec["inputProperties"]) | set(spec["properties"])
+        assert not names & {"id", "urn", "pulumi"}, token
+    assert not set(schema["provider"]["inputProperties"]) & {"version", "pulumi"}
 
 
 def test_tokens_and_provider_classes(schema):

@@ -25,6 +25,7 @@ from microvisor_pulumi._twilio import NotFound, TwilioError
 from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._resource import TwilioResource
 from microvisor_pulumi.resources._schema import (
+    FRIENDLY_NAME_MAX,
     STRING,
     Enum,
     ListOf,
@@ -164,7 +165,7 @@ class ApiKeyProvider(SchemaProvider):
                 "friendly_name",
                 required=False,
                 validate=check_friendly_name,
-                description="A descriptive name for the key: at most 64 characters.",
+                description=f"A descriptive name for the key: at most {FRIENDLY_NAME_MAX} characters.",
             ),
             Prop(
                 "account_sid",

@@ -28,7 +28,9 @@ from microvisor_pulumi.resources._resource import TwilioResource, encoded_input
 from microvisor_pulumi.resources._schema import (
     BOOLEAN,
     DEVICE_SID_RE,
+    KEY_MAX,
     STRING,
+    VALUE_MAX,
     ListOf,
     Out,
     Prop,
@@ -103,7 +105,8 @@ def _item_schema(kind: str, description: str, *, device: bool, secret_value: boo
             ),
         ]
     value_text = (
-        "The value: text of at most 4096 characters (a Python program's `bytes` are stored base64-encoded)."
+        f"The value: text of at most {VALUE_MAX} characters (a Python program's `bytes` are stored "
+        "base64-encoded)."
     )
     if secret_value:
         value_text += (
@@ -115,7 +118,7 @@ def _item_schema(kind: str, description: str, *, device: bool, secret_value: boo
             "key",
             replaces=True,
             validate=check_key,
-            description=f"The {what}'s key: 1 to 100 characters of printable text.",
+            description=f"The {what}'s key: 1 to {KEY_MAX} characters of printable text.",
         ),
         Prop(
             "value",

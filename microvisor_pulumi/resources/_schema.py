@@ -3,7 +3,10 @@
 In the spirit of a Terraform schema: each input says whether changing it forces a replacement,
 whether it is write-only (the API never returns it) and whether it is secret. The generic
 provider in ``_provider.py`` turns these declarations into CheckFailures, DiffResults and the
-inputs returned by read, so the five resource kinds never repeat that logic.
+inputs returned by read, so the five resource kinds never repeat that logic. Each kind also declares
+the outputs it adds, the types and its words: the Resource classes take their outputs and secret
+outputs from there, and the provider plugin's package schema (``plugin/schema.py``) is generated
+from the same declarations.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Assert what the built distributions carry: ``python scripts/check_dist.py WHEEL SDIST``.
 
 The wheel must hold the whole package (every module of ``microvisor_pulumi/`` in this checkout,
-the emulator included), the PEP 561 ``py.typed`` marker, the license and the console script, and
+the emulator included), the PEP 561 ``py.typed`` marker, the provider plugin's ``schema.json``, the
+license and the console script, and
 nothing else: no tests, benchmarks, examples or scripts. The sdist must carry the license and the
 changelog. Exits non-zero naming what is wrong.
 """
@@ -31,7 +32,11 @@ def check_wheel(path: Path) -> list[str]:
         if p.is_file() and p.suffix in (".py", ".typed")
     }
     problems += [f"wheel lacks {name}" for name in sorted(package - names)]
-    for required in ("microvisor_pulumi/py.typed", "microvisor_pulumi/emulator/__main__.py"):
+    for required in (
+        "microvisor_pulumi/py.typed",
+        "microvisor_pulumi/emulator/__main__.py",
+        "microvisor_pulumi/plugin/schema.json",  # the provider plugin answers GetSchema with it
+    ):
         if required not in names:
             problems.append(f"wheel lacks {required}")
     problems += [f"wheel carries {n}" for n in sorted(names) if n.startswith(LEFT_OUT)]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -43,29 +42,31 @@ def _unwrap_pickler() -> None:
 class TwilioResource(Resource):
     """Base of the five resource kinds; not a resource kind itself.
 
-    Which inputs are secret comes from the provider's schema; `secret_outputs` adds outputs the
-    provider makes (an API key's secret).
+    Which outputs exist and which are secret comes from the provider's schema, the declaration the
+    provider plugin's package schema is generated from as well.
     """
+
+    # The kind's provider; the provider plugin serves the same class under the kind's type token.
+    provider_class: ClassVar[type[SchemaProvider]]
 
     def __init__(
         self,
         provider: SchemaProvider,
         resource_name: str,
         inputs: dict[str, Any],
-        outputs: Sequence[str],
         opts: pulumi.ResourceOptions | None,
-        secret_outputs: Sequence[str] = (),
     ) -> None:
-        # Output-only names are seeded with None so that the typed attributes exist.
-        props: dict[str, Any] = {name: None for name in outputs}
+        schema = provider.schema
+        # Output-only names are seeded with None so that the typed attributes exist (a None input is
+        # not sent to the engine).
+        props: dict[str, Any] = {out.name: None for out in schema.outputs}
         props.update(inputs)
         # Inputs the kind's schema calls secret are secret even when the program passes plain text,
         # and so are the outputs of the same name.
-        secret_inputs = [p.name for p in provider.schema.props if p.secret]
-        for name in secret_inputs:
-            if props.get(name) is not None:
-                props[name] = pulumi.Output.secret(props[name])
-        secret_outputs = [*secret_inputs, *secret_outputs]
+        for prop in schema.props:
+            if prop.secret and props.get(prop.name) is not None:
+                props[prop.name] = pulumi.Output.secret(props[prop.name])
+        secret_outputs = schema.secret_outputs()
         if secret_outputs:
             # The engine then keeps these outputs secret whatever the provider returns.
             opts = pulumi.ResourceOptions.merge(

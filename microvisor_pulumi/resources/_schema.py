@@ -3,7 +3,10 @@
 In the spirit of a Terraform schema: each input says whether changing it forces a replacement,
 whether it is write-only (the API never returns it) and whether it is secret. The generic
 provider in ``_provider.py`` turns these declarations into CheckFailures, DiffResults and the
-inputs returned by read, so the five resource kinds never repeat that logic.
+inputs returned by read, so the five resource kinds never repeat that logic. Each kind also declares
+the outputs it adds, the types and its words: the Resource classes take their outputs and secret
+outputs from there, and the provider plugin's package schema (``plugin/schema.py``) is generated
+from the same declarations.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -33,9 +36,52 @@ API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# A property's type, in the terms of Pulumi's package schema: a primitive ("string", "boolean",
+# "integer", "number"), a list, or a named enum or object type. Only the provider plugin's schema
+# (microvisor_pulumi/plugin/schema.py) reads types: check relies on each Prop's validator, which is
+# stricter than any type.
+STRING = "string"
+BOOLEAN = "boolean"
+INTEGER = "integer"
+NUMBER = "number"
+PRIMITIVES = (STRING, BOOLEAN, INTEGER, NUMBER)
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list whose items all have one type."""
+
+    items: PropType
+
+
+@dataclass(frozen=True)
+class Enum:
+    """A string with a fixed set of values; ``name`` is the type's name in the package schema."""
+
+    name: str
+    values: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Struct:
+    """An object with named fields; ``name`` is the type's name in the package schema."""
+
+    name: str
+    fields: tuple[Prop, ...]
+    description: str
+
+
+PropType: TypeAlias = str | ListOf | Enum | Struct
+
+
 @dataclass(frozen=True)
 class Prop:
-    """One input property of a resource kind and how the provider treats it."""
+    """One input property of a resource kind and how the provider treats it.
+
+    Every input is also an output of the same name (the providers return what they were given), so
+    an input is declared here only, never again among the kind's outputs.
+    """
 
     name: str
     required: bool = True
@@ -43,17 +89,42 @@ class Prop:
     secret: bool = False  # always a Pulumi secret, in inputs and outputs
     write_only: bool = False  # the API never returns it: read carries it over from state
     validate: Validator | None = None
+    type: PropType = STRING
+    # Optional, yet always an output: the provider fills in a default when it is left out.
+    computed: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Out:
+    """An output the provider makes that is not an input (an input is an output already)."""
+
+    name: str
+    type: PropType = STRING
+    description: str = ""
+    secret: bool = False  # the program keeps it secret whatever the provider returns
+    always: bool = False  # present in every state (a generated SDK then types it as not optional)
 
 
 @dataclass(frozen=True)
 class Schema:
-    """All input properties of one resource kind."""
+    """Everything said about one resource kind: its inputs, the outputs it adds, what it is."""
 
     kind: str
     props: tuple[Prop, ...]
+    outputs: tuple[Out, ...] = ()
+    description: str = ""  # Markdown; the package schema's description of the resource
 
     def names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.props)
+
+    def output_names(self) -> tuple[str, ...]:
+        """Every output: the inputs, then the outputs the provider adds."""
+        return (*self.names(), *(o.name for o in self.outputs))
+
+    def secret_outputs(self) -> tuple[str, ...]:
+        """Outputs that are always secret: the secret inputs, then the secret outputs."""
+        return (*(p.name for p in self.props if p.secret), *(o.name for o in self.outputs if o.secret))
 
 
 # What a refresh stores in place of a write-only value that was changed outside Pulumi (a secret

@@ -25,8 +25,14 @@ from microvisor_pulumi._twilio import NotFound, TwilioError
 from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._resource import TwilioResource
 from microvisor_pulumi.resources._schema import (
+    FRIENDLY_NAME_MAX,
+    STRING,
+    Enum,
+    ListOf,
+    Out,
     Prop,
     Schema,
+    Struct,
     check_account_sid,
     check_friendly_name,
     is_unknown,
@@ -93,6 +99,27 @@ def check_policy(value: Any) -> str | None:
     return None
 
 
+KEY_TYPE = Enum(
+    "ApiKeyType",
+    KEY_TYPES,
+    "The kind of API key: `standard` (API v2010) or `restricted` (IAM v1, limited to its policy).",
+)
+POLICY = Struct(
+    "ApiKeyPolicy",
+    (
+        Prop(
+            "allow",
+            type=ListOf(STRING),
+            description=(
+                f"1 to {POLICY_MAX} distinct permissions, each a `/twilio/...` path with no white space, "
+                "e.g. `/twilio/messaging/messages/read`."
+            ),
+        ),
+    ),
+    "What a restricted key may do: the Twilio permissions it allows (Twilio's only policy field).",
+)
+
+
 def same_policy(old: Any, new: Any) -> bool:
     """Policies mean the same when they allow the same permissions: an allow list is a set (a
     permission is granted or not), so its order carries no meaning and Twilio need not keep it."""
@@ -134,10 +161,68 @@ class ApiKeyProvider(SchemaProvider):
     schema = Schema(
         "ApiKey",
         (
-            Prop("friendly_name", required=False, validate=check_friendly_name),
-            Prop("account_sid", required=False, replaces=True, validate=check_account_sid),
-            Prop("key_type", required=False, replaces=True, validate=check_key_type),
-            Prop("policy", required=False, validate=check_policy),
+            Prop(
+                "friendly_name",
+                required=False,
+                validate=check_friendly_name,
+                description=f"A descriptive name for the key: at most {FRIENDLY_NAME_MAX} characters.",
+            ),
+            Prop(
+                "account_sid",
+                required=False,
+                replaces=True,
+                validate=check_account_sid,
+                computed=True,
+                description=(
+                    "The account the key belongs to (`AC…`); defaults to the account of the configured "
+                    "credentials."
+                ),
+            ),
+            Prop(
+                "key_type",
+                required=False,
+                replaces=True,
+                validate=check_key_type,
+                type=KEY_TYPE,
+                computed=True,
+                description=(
+                    "`standard` (the default: made through API v2010) or `restricted` (made through IAM v1, "
+                    "with a `policy`). A key made before key types existed is a Standard key."
+                ),
+            ),
+            Prop(
+                "policy",
+                required=False,
+                validate=check_policy,
+                type=POLICY,
+                description=(
+                    "Restricted keys only, and required for them: what the key may do, e.g. "
+                    '`{"allow": ["/twilio/messaging/messages/read"]}`. Checked before any call to Twilio. '
+                    "Policies compare as sets: reordering `allow` is no change, and a refresh shows a "
+                    "policy changed outside Pulumi, which the next `up` sets back."
+                ),
+            ),
+        ),
+        (
+            Out("sid", description="The key's SID (`SK…`), also its id.", always=True),
+            Out("date_created", description="Twilio's date of the key's creation."),
+            Out("date_updated", description="Twilio's date of the key's last change."),
+            Out(
+                "secret",
+                secret=True,
+                always=True,
+                description=(
+                    "The key's secret, a Pulumi secret: captured at creation (Twilio returns it only once) "
+                    "and carried over by every refresh and update. It cannot be recovered if state is lost."
+                ),
+            ),
+        ),
+        (
+            "A Twilio API key: a Standard key (API v2010) or a restricted key with a policy (IAM v1).\n\n"
+            "A new `friendly_name` or `policy` is updated in place; a new `account_sid` or `key_type` "
+            "replaces the key (the new key is created before the old one is deleted, so consumers can move "
+            "over). Managing keys needs the Account SID and Auth Token, a Main key, or a restricted key "
+            "allowed `/twilio/iam/api-keys/...`: a Standard key gets a 403."
         ),
     )
 
@@ -328,6 +413,8 @@ class ApiKey(TwilioResource, module="twilio", name="ApiKey"):
     ``/twilio/iam/api-keys/...``: a Standard key gets a 403.
     """
 
+    provider_class = ApiKeyProvider
+
     sid: pulumi.Output[str]
     friendly_name: pulumi.Output[str | None]
     account_sid: pulumi.Output[str]
@@ -353,20 +440,4 @@ class ApiKey(TwilioResource, module="twilio", name="ApiKey"):
             "key_type": key_type,
             "policy": policy,
         }
-        super().__init__(
-            ApiKeyProvider(),
-            resource_name,
-            inputs,
-            (
-                "sid",
-                "friendly_name",
-                "account_sid",
-                "key_type",
-                "policy",
-                "date_created",
-                "date_updated",
-                "secret",
-            ),
-            opts,
-            secret_outputs=("secret",),
-        )
+        super().__init__(self.provider_class(), resource_name, inputs, opts)

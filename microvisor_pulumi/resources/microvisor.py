@@ -26,7 +26,13 @@ from microvisor_pulumi.resources._provider import (
 )
 from microvisor_pulumi.resources._resource import TwilioResource, encoded_input
 from microvisor_pulumi.resources._schema import (
+    BOOLEAN,
     DEVICE_SID_RE,
+    KEY_MAX,
+    STRING,
+    VALUE_MAX,
+    ListOf,
+    Out,
     Prop,
     Schema,
     changed_outside,
@@ -74,22 +80,90 @@ class _Taken(Exception):
         self.remote = remote
 
 
-def _item_schema(kind: str, *, device: bool, secret_value: bool) -> Schema:
+def _item_schema(kind: str, description: str, *, device: bool, secret_value: bool) -> Schema:
+    what = "secret" if secret_value else "config"
     props = []
+    outputs = []
     if device:
-        props.append(Prop("device_sid", replaces=True, validate=check_device))
+        props.append(
+            Prop(
+                "device_sid",
+                replaces=True,
+                validate=check_device,
+                description=(
+                    "The device: its `UV…` SID or its unique name. As an output, always the resolved `UV…` "
+                    "SID. The same device under any of its names is no change."
+                ),
+            )
+        )
+        outputs += [
+            Out("device_name", description="The device's unique name, kept current by refresh."),
+            Out(
+                "device_aliases",
+                ListOf(STRING),
+                "Names the device had before, once a refresh saw it renamed.",
+            ),
+        ]
+    value_text = (
+        f"The value: text of at most {VALUE_MAX} characters (a Python program's `bytes` are stored "
+        "base64-encoded)."
+    )
+    if secret_value:
+        value_text += (
+            " Always a Pulumi secret, in inputs, outputs and state. Twilio never returns it: the output "
+            "is carried from the input."
+        )
     props += [
-        Prop("key", replaces=True, validate=check_key),
+        Prop(
+            "key",
+            replaces=True,
+            validate=check_key,
+            description=f"The {what}'s key: 1 to {KEY_MAX} characters of printable text.",
+        ),
         Prop(
             "value",
             replaces=secret_value,
             secret=secret_value,
             write_only=secret_value,
             validate=check_secret_value if secret_value else check_value,
+            description=value_text,
         ),
-        Prop("overwrite", required=False, validate=check_bool),
+        Prop(
+            "overwrite",
+            required=False,
+            validate=check_bool,
+            type=BOOLEAN,
+            computed=True,
+            description=(
+                f"Default false: creating a {what} whose key already exists fails. True takes the existing "
+                f"{what} over (this resource then manages it, sets its value and deletes it on destroy). "
+                "Changing it later is no change to the item."
+            ),
+        ),
     ]
-    return Schema(kind, tuple(props))
+    if secret_value:
+        dated = Out(
+            "date_rotated",
+            description=(
+                "Twilio's date of the secret's last change (one-second resolution): a refresh notices a "
+                "secret rotated outside Pulumi by it."
+            ),
+            always=True,
+        )
+    else:
+        dated = Out("date_updated", description="Twilio's date of the config's last change.", always=True)
+    outputs += [
+        dated,
+        Out("url", description=f"The {what}'s address in the Microvisor API.", always=True),
+        Out(
+            "claim",
+            description=(
+                "A random id of the create that made or took over the item, so that the delete half of a "
+                "replacement never deletes what the new resource now owns."
+            ),
+        ),
+    ]
+    return Schema(kind, tuple(props), tuple(outputs), description)
 
 
 def _parse_iso(stamp: Any) -> float | None:
@@ -109,6 +183,7 @@ class _ItemProvider(SchemaProvider):
 
     collection: ClassVar[str]  # "Configs" or "Secrets"
     device_scoped: ClassVar[bool]
+    description: ClassVar[str]  # Markdown, for the kind's Schema (the provider plugin's package schema)
     # A new key or a new device: the replacement can be made before the old item goes, so a failed
     # create leaves the old one in place. Whether the device is really another one is settled in
     # `same` (it asks Twilio when the program names the device by a name state does not know).
@@ -120,6 +195,7 @@ class _ItemProvider(SchemaProvider):
         super().__init_subclass__(**kwargs)
         cls.schema = _item_schema(
             cls.__name__.removesuffix("Provider"),
+            cls.description,
             device=cls.device_scoped,
             secret_value=cls.collection == "Secrets",
         )
@@ -417,21 +493,48 @@ class _ItemProvider(SchemaProvider):
 class AccountConfigProvider(_ItemProvider):
     collection = "Configs"
     device_scoped = False
+    description = (
+        "An account-level Microvisor Config: a key/value pair every device on the account can fetch.\n\n"
+        "A new `key` replaces the config (the new one is created before the old one is deleted); a new "
+        "`value` is updated in place. Nothing here is secret: use `AccountSecret` for secrets. The id is "
+        "the key."
+    )
 
 
 class DeviceConfigProvider(_ItemProvider):
     collection = "Configs"
     device_scoped = True
+    description = (
+        "A Microvisor Config of one device: a key/value pair that device fetches at run time.\n\n"
+        "A new device or key replaces the config (the new one is created before the old one is "
+        "deleted); naming the same device by unique name instead of SID (or the other way round) is no "
+        "change. A new `value` is updated in place. Nothing here is secret. The id is `<UV sid>/<key>`."
+    )
 
 
 class AccountSecretProvider(_ItemProvider):
     collection = "Secrets"
     device_scoped = False
+    description = (
+        "An account-level Microvisor Secret: write-only, every device on the account can fetch it.\n\n"
+        "`value` is always a Pulumi secret, in inputs and outputs, even when given as plain text. Any "
+        "change to `key` or `value` replaces the secret; when the key stays the same the old secret is "
+        "deleted before the new one is created. Twilio never returns a secret's value, so a refresh sees "
+        "drift only through `date_rotated`: a secret rotated outside Pulumi is set again by the next "
+        "`pulumi up`. The id is the key."
+    )
 
 
 class DeviceSecretProvider(_ItemProvider):
     collection = "Secrets"
     device_scoped = True
+    description = (
+        "A Microvisor Secret of one device: write-only, only that device can fetch it.\n\n"
+        "`value` is always a Pulumi secret. A new device, key or value replaces the secret (deleted "
+        "first when device and key stay the same); naming the same device by unique name instead of SID "
+        "is no change. A secret rotated outside Pulumi (seen through `date_rotated` on refresh) is set "
+        "again by the next `pulumi up`. The id is `<UV sid>/<key>`."
+    )
 
 
 # -- the program side -----------------------------------------------------------------------------
@@ -450,12 +553,8 @@ class _Item(TwilioResource):
     def _register(
         self, resource_name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions | None
     ) -> None:
-        provider = self.provider_class()
         inputs["value"] = encoded_input(inputs["value"])
-        outputs: tuple[str, ...] = ("device_sid", "device_name", "key", "value", provider.dated, "url")
-        if not provider.device_scoped:
-            outputs = outputs[2:]
-        TwilioResource.__init__(self, provider, resource_name, inputs, outputs, opts)
+        TwilioResource.__init__(self, self.provider_class(), resource_name, inputs, opts)
 
 
 class _AccountItem(_Item):

@@ -1,0 +1,1 @@
+"""The provider plugin `pulumi-resource-microvisor`: the same providers over Pulumi's gRPC protocol."""

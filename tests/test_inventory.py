@@ -403,6 +403,27 @@ def test_missing_credentials_fail_before_any_request(fleet, tmp_path):
     assert fleet.request_log() == [] and not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "env", "named"),
+    [
+        (["--account-sid", "AC" + "0" * 32 + "\nimport os"], {"TWILIO_AUTH_TOKEN": "t"}, "account SID"),
+        (["--api-key", "SK" + "1" * 32 + "\r#"], {"TWILIO_API_SECRET": "s"}, "--api-key"),
+    ],
+)
+def test_credential_sids_that_are_not_sids_are_refused_before_any_request(fleet, tmp_path, flags, env, named):
+    fleet.clear_request_log()
+    stderr = io.StringIO()
+    rc = main(
+        ["--out", str(tmp_path / "x"), "--endpoint", fleet.url, *flags],
+        environ={"TWILIO_ACCOUNT_SID": fleet.account_sid, **env},
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=stderr,
+    )
+    assert rc == 2 and named in stderr.getvalue(), stderr.getvalue()
+    assert fleet.request_log() == [] and not (tmp_path / "x").exists()
+
+
 def test_wrong_token_is_reported_without_echoing_it(fleet, tmp_path):
     stderr = io.StringIO()
     rc = main(
@@ -769,3 +790,6 @@ def test_render_escapes_sids_given_directly():
         line.split()[-1] for line in script.splitlines() if line.startswith("pulumi config set --secret ")
     ]
     assert all(re.fullmatch(r"[a-z0-9:-]+", n, re.IGNORECASE) for n in names), names
+    # The last guard, should an escape ever be missed: no file is written with such a line.
+    with pytest.raises(ValueError, match="line 2 holds an unescaped control character"):
+        render.plain_text("ok\n# Device UV\rimport os\n", "__main__.py")

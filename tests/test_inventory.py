@@ -408,6 +408,9 @@ def test_missing_credentials_fail_before_any_request(fleet, tmp_path):
     [
         (["--account-sid", "AC" + "0" * 32 + "\nimport os"], {"TWILIO_AUTH_TOKEN": "t"}, "account SID"),
         (["--api-key", "SK" + "1" * 32 + "\r#"], {"TWILIO_API_SECRET": "s"}, "--api-key"),
+        # A trailing newline is the classic slip of a `^...$` pattern.
+        (["--account-sid", "AC" + "0" * 32 + "\n"], {"TWILIO_AUTH_TOKEN": "t"}, "account SID"),
+        (["--api-key", "SK" + "1" * 32 + "\n"], {"TWILIO_API_SECRET": "s"}, "--api-key"),
     ],
 )
 def test_credential_sids_that_are_not_sids_are_refused_before_any_request(fleet, tmp_path, flags, env, named):
@@ -793,3 +796,12 @@ def test_render_escapes_sids_given_directly():
     # The last guard, should an escape ever be missed: no file is written with such a line.
     with pytest.raises(ValueError, match="line 2 holds an unescaped control character"):
         render.plain_text("ok\n# Device UV\rimport os\n", "__main__.py")
+
+
+def test_the_providers_sid_rules_match_the_whole_text():
+    """The inventory's SID checks and the provider's are the same patterns; a trailing newline is no SID."""
+    from microvisor_pulumi.resources._schema import check_account_sid, check_device
+
+    assert check_device("UV" + "a" * 32) is None and check_account_sid("AC" + "a" * 32) is None
+    assert "control characters" in str(check_device("UV" + "a" * 32 + "\n"))
+    assert check_account_sid("AC" + "a" * 32 + "\n") is not None

@@ -55,7 +55,6 @@ _API_KEY_SID_RULE = "ApiKey: 'sid' must be an API key SID (SK + 32 hex digits)"
 
 
 def _matches(pattern: re.Pattern[str], value: Any) -> bool:
-    # fullmatch, not match: the patterns end in `$`, which also matches before a trailing newline.
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 

@@ -724,8 +724,10 @@ def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp
         {"sid": "SK" + "e" * 32 + "\x1b[2J", "friendly_name": None},
         {"sid": "SK" + "f" * 32, "friendly_name": "ok\nname\u2028\x00"},  # valid SID: listed, escaped
     ]
-    emu = make_emulator(devices=[(good, "good\u2028name\n")])
+    refused_only = "UV" + "9" * 32
+    emu = make_emulator(devices=[(good, "good\u2028name\n"), (refused_only, None)])
     emu.store.create_item("config", "k", "v", good)
+    emu.store.create_item("config", "\n", "v", refused_only)
     proxy = _HostileProxy(emu, forged_devices, forged_keys)
     try:
         stdout, stderr = io.StringIO(), io.StringIO()
@@ -742,7 +744,7 @@ def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp
     assert rc == 0, err
     # Each forged SID is reported, escaped; a forged device's items are not even asked for.
     warning = err.split("warning:", 1)[1]
-    assert "left out 8 items" in warning
+    assert "left out 9 items" in warning
     assert "'sid' must be a Device SID (UV + 32 hex digits)" in warning
     assert "'sid' must be an API key SID (SK + 32 hex digits)" in warning
     assert '"UV\\x00ccc' in warning and "12345" in warning and '"../Configs"' in warning
@@ -750,6 +752,8 @@ def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp
     _assert_every_line_is_plain_text(stdout.getvalue(), "stdout")
     asked = [r.path for r in proxy.fake.received]
     assert sorted(p for p in asked if p.startswith("/v1/Devices/")) == [
+        f"/v1/Devices/{refused_only}/Configs",
+        f"/v1/Devices/{refused_only}/Secrets",
         f"/v1/Devices/{good}/Configs",
         f"/v1/Devices/{good}/Secrets",
     ]
@@ -760,6 +764,10 @@ def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp
     for comment in _comments(program):
         assert comment.isprintable()
     assert f"#   SK{'f' * 32} " in program  # the valid key is still listed
+    assert (
+        f"# Device {refused_only} (no unique name)\n# (none that can be adopted: see Left out above)"
+        in program
+    )
     compile(program, "__main__.py", "exec")
     _ruff_clean(out)
     # The program runs (its one resource passes check and is created) and runs nothing else.

@@ -262,7 +262,10 @@ def _calls_body(inv: Inventory, secrets: dict[tuple[str | None, str], str]) -> l
             lines.append("")
         lines.append(_device_comment(device.sid, device.unique_name))
         if not device.configs and not device.secrets:
-            lines.append("# (no Configs or Secrets)")
+            left = any(s.device_sid == device.sid for s in inv.skipped)
+            lines.append(
+                "# (none that can be adopted: see Left out above)" if left else "# (no Configs or Secrets)"
+            )
         sid = py_str(device.sid)
         for key, value in device.configs.items():
             args = [

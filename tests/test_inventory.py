@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import runpy
 import subprocess
 import sys
@@ -402,6 +403,30 @@ def test_missing_credentials_fail_before_any_request(fleet, tmp_path):
     assert fleet.request_log() == [] and not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "env", "named"),
+    [
+        (["--account-sid", "AC" + "0" * 32 + "\nimport os"], {"TWILIO_AUTH_TOKEN": "t"}, "account SID"),
+        (["--api-key", "SK" + "1" * 32 + "\r#"], {"TWILIO_API_SECRET": "s"}, "--api-key"),
+        # A trailing newline is the classic slip of a `^...$` pattern.
+        (["--account-sid", "AC" + "0" * 32 + "\n"], {"TWILIO_AUTH_TOKEN": "t"}, "account SID"),
+        (["--api-key", "SK" + "1" * 32 + "\n"], {"TWILIO_API_SECRET": "s"}, "--api-key"),
+    ],
+)
+def test_credential_sids_that_are_not_sids_are_refused_before_any_request(fleet, tmp_path, flags, env, named):
+    fleet.clear_request_log()
+    stderr = io.StringIO()
+    rc = main(
+        ["--out", str(tmp_path / "x"), "--endpoint", fleet.url, *flags],
+        environ={"TWILIO_ACCOUNT_SID": fleet.account_sid, **env},
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=stderr,
+    )
+    assert rc == 2 and named in stderr.getvalue(), stderr.getvalue()
+    assert fleet.request_log() == [] and not (tmp_path / "x").exists()
+
+
 def test_wrong_token_is_reported_without_echoing_it(fleet, tmp_path):
     stderr = io.StringIO()
     rc = main(
@@ -537,3 +562,257 @@ def test_package_command_line_names_its_commands(capsys):
     assert package_main([]) == 2
     assert package_main(["nope"]) == 2
     assert "unknown command 'nope'" in capsys.readouterr().err
+
+
+# -- items the provider would refuse, and remote text that must not escape its comment ---------------
+
+# Twilio (and the emulator) accept these keys and values; the provider's `check` refuses them.
+REFUSED_ACCOUNT_CONFIGS = {"tab\there": "v", ".": "dot", "nul-value": "a\x00b", "line\nbreak": "v"}
+REFUSED_ACCOUNT_SECRETS = ("..", "cr\rkey")
+REFUSED_DEVICE_CONFIGS = {"\r": "v", "nel\x85": "v"}
+REFUSED_DEVICE_SECRETS = ("a\tb",)
+# Odd but valid: kept, and escaped wherever they are written.
+KEPT_ACCOUNT_CONFIGS = {"sep\u2028key": "multi\nline", "quote\"'": "tab\tin value"}
+ODD_NAME = "evil\nname\r\u2028\x00\u202e"
+# Characters that end a line for Python (\n, \r), for str.splitlines (\u2028, \x85), or that break
+# the file (NUL), or that reorder text on screen (U+202E).
+HOSTILE = ("\n", "\r", "\u2028", "\x85", "\x00", "\u202e", "\x1b")
+
+
+def _odd_fleet(make_emulator: Any) -> tuple[Emulator, list[tuple[str, str | None]]]:
+    devices = [*fleet_devices(2), ("UV" + "e" * 32, ODD_NAME)]
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices[:2])
+    for key, value in {**REFUSED_ACCOUNT_CONFIGS, **KEPT_ACCOUNT_CONFIGS}.items():
+        emu.store.create_item("config", key, value)
+    for key in REFUSED_ACCOUNT_SECRETS:
+        emu.store.create_item("secret", key, "s3cret-odd")
+    odd_sid = devices[2][0]
+    for key, value in REFUSED_DEVICE_CONFIGS.items():
+        emu.store.create_item("config", key, value, odd_sid)
+    emu.store.create_item("config", "fine", "kept", odd_sid)
+    for key in REFUSED_DEVICE_SECRETS:
+        emu.store.create_item("secret", key, "s3cret-odd", odd_sid)
+    emu.store.create_item("secret", "fine-secret", "s3cret-odd", odd_sid)
+    return emu, devices
+
+
+def _assert_every_line_is_plain_text(text: str, where: str) -> None:
+    """No line of a written file holds a control, separator or bidi character: remote text is escaped."""
+    for n, line in enumerate(text.split("\n"), start=1):
+        assert line.isprintable(), f"{where}:{n} holds an unescaped character: {line!r}"
+        assert not [ch for ch in HOSTILE if ch in line], f"{where}:{n}: {line!r}"
+
+
+def _comments(program: str) -> list[str]:
+    import tokenize
+
+    tokens = tokenize.generate_tokens(io.StringIO(program).readline)
+    return [t.string for t in tokens if t.type == tokenize.COMMENT]
+
+
+@pytest.mark.parametrize("layout", ["calls", "table"])
+def test_items_the_provider_refuses_are_left_out_and_the_rest_deploys(make_emulator, tmp_path, layout):
+    from _mocks import ProviderMocks
+
+    emu, devices = _odd_fleet(make_emulator)
+    before = snapshot(emu)
+    out = tmp_path / "odd"
+    # --quiet silences the summary and the commands, not the warning.
+    quiet = ["--quiet"] if layout == "table" else []
+    rc, stdout, stderr = _inventory(emu, out, "--layout", layout, *quiet)
+    assert rc == 0, stderr
+    assert (stdout == "") == bool(quiet)
+    # Every refused item is named (escaped) in a warning on stderr, with the rule it breaks.
+    warning = stderr.split("warning:", 1)[1]
+    n_refused = (
+        len(REFUSED_ACCOUNT_CONFIGS)
+        + len(REFUSED_ACCOUNT_SECRETS)
+        + len(REFUSED_DEVICE_CONFIGS)
+        + len(REFUSED_DEVICE_SECRETS)
+    )
+    assert f"left out {n_refused} items" in warning
+    for shown in ('"tab\\there"', '"."', '"nul-value"', '"line\\nbreak"', '".."', '"cr\\rkey"'):
+        assert shown in warning
+    for shown in ('"\\r"', '"nel\\x85"', '"a\\tb"'):
+        assert f"{devices[2][0]}/{shown}" in warning
+    assert "'value' must not contain NUL characters" in warning
+    assert "'key' must not be '.' or '..'" in warning
+    assert "'key' must not contain control characters" in warning
+    assert "s3cret-odd" not in stdout + stderr
+    program = (out / "__main__.py").read_text()
+    # ...and listed in the program as comments that say why.
+    assert program.count("#   ") >= n_refused
+    assert "'value' must not contain NUL characters" in program
+    for name, text in [(p.name, p.read_text()) for p in out.iterdir()]:
+        _assert_every_line_is_plain_text(text, name)
+    for comment in _comments(program):
+        assert comment.isprintable()
+    compile(program, "__main__.py", "exec")
+    _ruff_clean(out)
+    # Refused Secrets get no stack config and no `pulumi config set` line.
+    entries = render.secret_entries(read_inventory_offline(emu))
+    assert {e.key for e in entries} == {"provisioning-token", "fine-secret", *DEVICE_SECRET_KEYS}
+    script = (out / render.SECRETS_FILE).read_text()
+    commands = [line for line in script.splitlines() if line.startswith("pulumi config set --secret ")]
+    assert len(commands) == 1 + len(entries)
+    # Every resource the program declares passes the provider's check (ProviderMocks raises on a
+    # failure) and is created against the emulator: one odd item no longer stops the whole fleet.
+    mocks = ProviderMocks(
+        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
+    )
+    run_program(out, mocks, {e.config_name: "v" for e in entries})
+    kept = 2 + len(KEPT_ACCOUNT_CONFIGS) + 1 + 2 * 6 + 2
+    assert len(mocks.created) == kept
+    created = {(typ.rsplit(":", 1)[1], inputs["key"]) for typ, _, inputs in mocks.created}
+    assert ("AccountConfig", "sep\u2028key") in created and ("DeviceConfig", "fine") in created
+    assert not {k for _, k in created} & {*REFUSED_ACCOUNT_CONFIGS, *REFUSED_ACCOUNT_SECRETS}
+    assert not {k for _, k in created} & {*REFUSED_DEVICE_CONFIGS, *REFUSED_DEVICE_SECRETS}
+    # The refused items are still there, untouched; the kept Configs keep their values.
+    after = snapshot(emu)
+    assert after["configs"] == before["configs"]
+    assert set(after["secrets"][None]) == set(before["secrets"][None])
+
+
+class _HostileProxy:
+    """A proxy in front of the emulator that adds records with forged SIDs to the device and key lists,
+    as a broken or hostile endpoint (`--endpoint http://...`) could. A device it made up has no items."""
+
+    def __init__(self, emu: Emulator, devices: list[dict[str, Any]], keys: list[dict[str, Any]]) -> None:
+        import requests
+        from _http_fixture import Canned, FakeTwilio, Received
+
+        self.fake = FakeTwilio()
+        self.url = self.fake.url
+
+        def handle(req: Received) -> Canned:
+            resp = requests.get(
+                emu.url + req.raw_path, headers={"Authorization": req.headers["Authorization"]}, timeout=30
+            )
+            body = resp.json()
+            if req.path == "/v1/Devices":
+                body["devices"] = [*body["devices"], *devices]
+            elif req.path.endswith("/Keys.json"):
+                body["keys"] = [*body["keys"], *keys]
+            elif resp.status_code == 404 and req.path.startswith("/v1/Devices/"):
+                kind = req.path.rsplit("/", 1)[1].lower()
+                return Canned(200, {kind: [], "meta": {"key": kind, "next_page_url": None}})
+            return Canned(resp.status_code, body)
+
+        self.fake.handler = handle
+
+    def close(self) -> None:
+        self.fake.close()
+
+
+def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp_path):
+    from _mocks import ProviderMocks
+
+    marker = tmp_path / "PWNED"
+    payload = f"import pathlib; pathlib.Path({str(marker)!r}).touch()  #"
+    good = "UV" + "a" * 32
+    forged_devices = [
+        {"sid": good + "\n" + payload, "unique_name": None},
+        {"sid": good + "\r" + payload, "unique_name": "x"},
+        {"sid": "UV" + "b" * 32 + "\u2028" + payload, "unique_name": None},
+        {"sid": "UV\x00" + "c" * 31, "unique_name": None},
+        {"sid": "../Configs", "unique_name": None},
+        {"sid": 12345, "unique_name": None},
+    ]
+    forged_keys = [
+        {"sid": "SK" + "d" * 32 + "\n" + payload, "friendly_name": "k"},
+        {"sid": "SK" + "e" * 32 + "\x1b[2J", "friendly_name": None},
+        {"sid": "SK" + "f" * 32, "friendly_name": "ok\nname\u2028\x00"},  # valid SID: listed, escaped
+    ]
+    refused_only = "UV" + "9" * 32
+    emu = make_emulator(devices=[(good, "good\u2028name\n"), (refused_only, None)])
+    emu.store.create_item("config", "k", "v", good)
+    emu.store.create_item("config", "\n", "v", refused_only)
+    proxy = _HostileProxy(emu, forged_devices, forged_keys)
+    try:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        rc = main(
+            ["--out", str(tmp_path / "p"), "--endpoint", proxy.url, "--layout", "calls"],
+            environ=_env(emu),
+            stdin=io.StringIO(),
+            stdout=stdout,
+            stderr=stderr,
+        )
+    finally:
+        proxy.close()
+    err = stderr.getvalue()
+    assert rc == 0, err
+    # Each forged SID is reported, escaped; a forged device's items are not even asked for.
+    warning = err.split("warning:", 1)[1]
+    assert "left out 9 items" in warning
+    assert "'sid' must be a Device SID (UV + 32 hex digits)" in warning
+    assert "'sid' must be an API key SID (SK + 32 hex digits)" in warning
+    assert '"UV\\x00ccc' in warning and "12345" in warning and '"../Configs"' in warning
+    _assert_every_line_is_plain_text(err, "stderr")
+    _assert_every_line_is_plain_text(stdout.getvalue(), "stdout")
+    asked = [r.path for r in proxy.fake.received]
+    assert sorted(p for p in asked if p.startswith("/v1/Devices/")) == [
+        f"/v1/Devices/{refused_only}/Configs",
+        f"/v1/Devices/{refused_only}/Secrets",
+        f"/v1/Devices/{good}/Configs",
+        f"/v1/Devices/{good}/Secrets",
+    ]
+    out = tmp_path / "p"
+    for path in out.iterdir():
+        _assert_every_line_is_plain_text(path.read_text(), path.name)
+    program = (out / "__main__.py").read_text()
+    for comment in _comments(program):
+        assert comment.isprintable()
+    assert f"#   SK{'f' * 32} " in program  # the valid key is still listed
+    assert (
+        f"# Device {refused_only} (no unique name)\n# (none that can be adopted: see Left out above)"
+        in program
+    )
+    compile(program, "__main__.py", "exec")
+    _ruff_clean(out)
+    # The program runs (its one resource passes check and is created) and runs nothing else.
+    mocks = ProviderMocks(
+        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
+    )
+    run_program(out, mocks, {})
+    assert [(typ.rsplit(":", 1)[1], name) for typ, name, _ in mocks.created] == [
+        ("DeviceConfig", f"{good}/k")
+    ]
+    assert not marker.exists()
+
+
+def test_render_escapes_sids_given_directly():
+    """The renderer does not rely on the reader's checks: an Inventory built by hand with a broken
+    SID still yields files whose every line is plain text."""
+    from microvisor_pulumi.inventory import ApiKeyInfo, DeviceItems, Inventory
+
+    bad = "UV" + "1" * 32 + "\nimport os  #"
+    inv = Inventory(
+        "AC" + "0" * 32,
+        {},
+        (),
+        (DeviceItems(bad, None, {"k": "v"}, ("s",)),),
+        (ApiKeyInfo("SK" + "2" * 32 + "\r\u2028x", "n\n"),),
+    )
+    for layout in ("calls", "table"):
+        program = render.render_program(inv, layout)
+        _assert_every_line_is_plain_text(program, layout)
+        compile(program, "__main__.py", "exec")
+    script = render.render_secrets_script(inv)
+    _assert_every_line_is_plain_text(script, render.SECRETS_FILE)
+    names = [
+        line.split()[-1] for line in script.splitlines() if line.startswith("pulumi config set --secret ")
+    ]
+    assert all(re.fullmatch(r"[a-z0-9:-]+", n, re.IGNORECASE) for n in names), names
+    # The last guard, should an escape ever be missed: no file is written with such a line.
+    with pytest.raises(ValueError, match="line 2 holds an unescaped control character"):
+        render.plain_text("ok\n# Device UV\rimport os\n", "__main__.py")
+
+
+def test_the_providers_sid_rules_match_the_whole_text():
+    """The inventory's SID checks and the provider's are the same patterns; a trailing newline is no SID."""
+    from microvisor_pulumi.resources._schema import check_account_sid, check_device
+
+    assert check_device("UV" + "a" * 32) is None and check_account_sid("AC" + "a" * 32) is None
+    assert "control characters" in str(check_device("UV" + "a" * 32 + "\n"))
+    assert check_account_sid("AC" + "a" * 32 + "\n") is not None

@@ -2,8 +2,9 @@
 
 ``pulumi import`` cannot work with dynamic providers (pulumi/pulumi#16175), so a fleet provisioned
 by hand is brought under Pulumi by a generated program whose every resource says
-``overwrite=True``. :func:`read_inventory` lists the account through the one HTTP layer;
-:mod:`.render` writes the program; :mod:`.cli` is ``microvisor-pulumi inventory``.
+``overwrite=True``. :func:`read_inventory` lists the account through the one HTTP layer and
+keeps what the provider would accept (:mod:`.screen`); :mod:`.render` writes the program;
+:mod:`.cli` is ``microvisor-pulumi inventory``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from microvisor_pulumi.inventory.screen import Skipped, optional_text, screen_items, screen_records
+from microvisor_pulumi.resources._schema import check_account_sid
 
 if TYPE_CHECKING:
     from microvisor_pulumi._twilio.endpoints import TwilioEndpoints
@@ -44,6 +48,9 @@ class Inventory:
     account_secrets: tuple[str, ...]
     devices: tuple[DeviceItems, ...]
     api_keys: tuple[ApiKeyInfo, ...]
+    #: Listed records the program leaves out, because the provider's check would refuse them: the
+    #: account's items, then devices and API keys with an invalid SID, then each device's items.
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def resource_count(self) -> int:
@@ -54,14 +61,6 @@ class Inventory:
 
 #: Told ``(devices read so far, devices in all)`` after each device.
 Progress = Callable[[int, int], None]
-
-
-def _configs(records: Any) -> dict[str, str]:
-    return {str(r["key"]): str(r.get("value") or "") for r in sorted(records, key=lambda r: str(r["key"]))}
-
-
-def _keys(records: Any) -> tuple[str, ...]:
-    return tuple(sorted(str(r["key"]) for r in records))
 
 
 #: Devices read at once. Each device costs two list calls; at a real API's ~150 ms a call, 300
@@ -81,40 +80,50 @@ def read_inventory(
     Calls: the account's Configs and Secrets, the Devices, each device's Configs and Secrets
     (``workers`` devices at a time; the client is thread-safe), and the API keys (v2010). Secret
     values are never returned by Twilio, so only their keys are kept. The result does not depend
-    on ``workers``.
+    on ``workers``. Items the provider's check would refuse, and devices and API keys whose SID
+    is not one (a device's items are then not read), go to ``skipped`` instead.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    account_configs = _configs(client.list_items("Configs"))
-    account_secrets = _keys(client.list_items("Secrets"))
+    problem = check_account_sid(account_sid)
+    if problem:
+        # It is written into the program and its scripts: only a real SID may be.
+        raise ValueError(f"account SID {problem}")
+    account_configs, skipped = screen_items("Configs", client.list_items("Configs"))
+    account_secrets, skipped_secrets = screen_items("Secrets", client.list_items("Secrets"))
+    valid_devices, skipped_devices = screen_records("Device", client.list_devices())
     # By unique name (how people know their devices), unnamed ones last by SID: stable across reruns.
     listed = sorted(
-        client.list_devices(),
-        key=lambda d: (not d.get("unique_name"), str(d.get("unique_name") or ""), str(d["sid"])),
+        ((str(d["sid"]), optional_text(d.get("unique_name"))) for d in valid_devices),
+        key=lambda d: (d[1] is None, d[1] or "", d[0]),
     )
 
-    def read_device(record: dict[str, Any]) -> DeviceItems:
-        sid = str(record["sid"])
-        return DeviceItems(
-            sid=sid,
-            unique_name=record.get("unique_name") or None,
-            configs=_configs(client.list_items("Configs", device=sid)),
-            secrets=_keys(client.list_items("Secrets", device=sid)),
-        )
+    def read_device(sid: str, unique_name: str | None) -> tuple[DeviceItems, list[Skipped]]:
+        configs, left_configs = screen_items("Configs", client.list_items("Configs", device=sid), sid)
+        keys, left_secrets = screen_items("Secrets", client.list_items("Secrets", device=sid), sid)
+        return DeviceItems(sid, unique_name, configs, tuple(keys)), left_configs + left_secrets
 
+    skipped += skipped_secrets + skipped_devices
+    skipped_items: list[Skipped] = []
     devices: list[DeviceItems] = []
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inventory")
     try:
-        futures = [pool.submit(read_device, record) for record in listed]
+        futures = [pool.submit(read_device, sid, name) for sid, name in listed]
         for done, future in enumerate(futures, start=1):
-            devices.append(future.result())
+            device, left = future.result()
+            devices.append(device)
+            skipped_items += left
             if progress is not None:
                 progress(done, len(listed))
     finally:
         # On a failure, devices not started yet are not read at all.
         pool.shutdown(wait=True, cancel_futures=True)
+    valid_keys, skipped_keys = screen_records("ApiKey", client.list_api_keys(account_sid))
     api_keys = tuple(
-        ApiKeyInfo(str(k["sid"]), k.get("friendly_name"))
-        for k in sorted(client.list_api_keys(account_sid), key=lambda k: str(k["sid"]))
+        ApiKeyInfo(str(k["sid"]), optional_text(k.get("friendly_name")))
+        for k in sorted(valid_keys, key=lambda k: str(k["sid"]))
     )
-    return Inventory(account_sid, account_configs, account_secrets, tuple(devices), api_keys)
+    skipped += skipped_keys + skipped_items
+    return Inventory(
+        account_sid, account_configs, tuple(account_secrets), tuple(devices), api_keys, tuple(skipped)
+    )

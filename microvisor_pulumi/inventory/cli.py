@@ -23,6 +23,7 @@ from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
+from microvisor_pulumi.inventory.screen import sid_problem
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -97,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_WORKERS,
         help="devices read at once (default: %(default)s)",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print nothing but errors and the items left out"
+    )
     return parser
 
 
@@ -181,6 +184,8 @@ def main(
         project = _project_name(args, out)
         settings = resolve_settings(args, os.environ if environ is None else environ, stdin, stderr)
         settings.basic_auth()  # missing credentials: say so before any request
+        if settings.api_key and sid_problem("ApiKey", settings.api_key):
+            raise ValueError("--api-key (or TWILIO_API_KEY) must be an API key SID: SK + 32 hex digits")
         from microvisor_pulumi._twilio import TwilioClient
 
         with TwilioClient(settings) as client:
@@ -203,4 +208,14 @@ def main(
     )
     say(f"Before the first `pulumi up`, set the secrets (also in {written[render.SECRETS_FILE]}):")
     say("\n".join(render.secret_commands(inv, settings.api_key)))
+    if inv.skipped:
+        # Even with --quiet: what is not managed must not go unnoticed. Escaped like the program's
+        # comments, so remote text cannot move the cursor or rewrite the terminal either.
+        lines = render.skipped_lines(inv)
+        print(
+            f"microvisor-pulumi inventory: warning: left out {len(lines)} items that the provider's check "
+            f"refuses (listed as comments in {written['__main__.py']}); everything else is in the program:",
+            file=stderr,
+        )
+        print("\n".join(f"  {line}" for line in lines), file=stderr)
     return 0

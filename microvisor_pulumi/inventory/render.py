@@ -4,6 +4,12 @@ The program is written already in ``ruff format`` style (double quotes unless a 
 double than single quotes, a magic trailing comma on every multi-line call and literal) so that
 ``ruff check`` and ``ruff format --check`` pass with the ``ruff.toml`` written beside it, whose
 line length of 88 the program's own lines keep to (a long Config value is written whole).
+
+Everything read from the account is remote text, written escaped: keys, values and names as string
+literals, and in comments too (a comment ends at a newline, and Python also ends a line at a lone
+``\r``). SIDs are checked when read, and escaped all the same where they are written. Every file is
+finally checked to hold plain text only (:func:`plain_text`), so no control, line-separator or
+bidi character from the account can reach it whatever path it took.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from microvisor_pulumi._version import __version__
-from microvisor_pulumi.inventory import Inventory
+from microvisor_pulumi.inventory import Inventory, Skipped
+from microvisor_pulumi.resources._schema import API_KEY_SID_RE, check_account_sid
 
 #: Above this many resources the program is a table of devices and items plus a loop: up to it
 #: one call per resource reads well and each can be edited alone; beyond it the calls repeat the same
@@ -61,6 +68,39 @@ def py_str(text: str) -> str:
     return "".join(out)
 
 
+#: How much of a refused key or SID a comment or warning shows (a broken one may be any length).
+SHOWN_MAX = 80
+
+
+def shown(text: str, limit: int = SHOWN_MAX) -> str:
+    """``text`` quoted and escaped as a Python literal, for a comment or a message; cut at ``limit``."""
+    if len(text) <= limit:
+        return py_str(text)
+    return f"{py_str(text[:limit])}... ({len(text)} characters)"
+
+
+def bare(text: str) -> str:
+    """A SID as is when it is letters and digits only (as every valid one is), else :func:`shown`."""
+    return text if re.fullmatch(r"[A-Za-z0-9]+", text) else shown(text)
+
+
+def plain_text(text: str, what: str) -> str:
+    """``text`` unchanged if every line is printable; else a ValueError (an escaping bug, caught
+    before the file is written rather than left to run at `pulumi up`)."""
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.isprintable():
+            raise ValueError(f"{what} line {n} holds an unescaped control character; nothing written")
+    return text
+
+
+def _account_sid(account_sid: str) -> str:
+    # The user's own, not remote text; still, only a SID may go into the docstring and the scripts.
+    problem = check_account_sid(account_sid)
+    if problem:
+        raise ValueError(f"account SID {problem}")
+    return account_sid
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -75,7 +115,7 @@ def secret_entries(inv: Inventory) -> list[SecretEntry]:
         (None, None, key, f"account-{_slug(key) or 'secret'}") for key in inv.account_secrets
     ]
     for device in inv.devices:
-        label = _slug(device.unique_name or "") or device.sid.lower()
+        label = _slug(device.unique_name or "") or _slug(device.sid)
         raw.extend(
             (device.sid, device.unique_name, key, f"{label}-{_slug(key) or 'secret'}")
             for key in device.secrets
@@ -113,7 +153,7 @@ def _dict(entries: Iterable[tuple[str, str]], indent: str) -> list[str]:
 
 
 def _device_comment(sid: str, name: str | None) -> str:
-    return f"# Device {sid} ({py_str(name)})" if name else f"# Device {sid} (no unique name)"
+    return f"# Device {bare(sid)} ({py_str(name)})" if name else f"# Device {bare(sid)} (no unique name)"
 
 
 def _api_key_comments(inv: Inventory) -> list[str]:
@@ -126,8 +166,33 @@ def _api_key_comments(inv: Inventory) -> list[str]:
         return [*lines, "#   (none)"]
     for key in inv.api_keys:
         name = py_str(key.friendly_name) if key.friendly_name else "(no friendly name)"
-        lines.append(f"#   {key.sid} {name}")
+        lines.append(f"#   {bare(key.sid)} {name}")
     return lines
+
+
+def skipped_lines(inv: Inventory) -> list[str]:
+    """One line per record left out, ``<where>: <the rule it breaks>``, escaped (comments, stderr)."""
+    return [f"{_skipped_where(s)}: {_comment_text(s.reason)}" for s in inv.skipped]
+
+
+def _skipped_where(item: Skipped) -> str:
+    return f"{bare(item.device_sid)}/{shown(item.ident)}" if item.device_sid else shown(item.ident)
+
+
+def _comment_text(text: str) -> str:
+    return text if text.isprintable() else shown(text)
+
+
+def _skipped_comments(inv: Inventory) -> list[str]:
+    if not inv.skipped:
+        return []
+    lines = [
+        "",
+        "# Left out: Twilio lists these, but the provider's check refuses them, so declaring one",
+        "# would stop every preview. They stay in Twilio as they are. To manage one, fix it there",
+        "# (a key cannot be renamed: create the item anew under a valid key) and rerun this.",
+    ]
+    return lines + [f"#   {line}" for line in skipped_lines(inv)]
 
 
 def render_program(inv: Inventory, layout: str = "auto") -> str:
@@ -147,7 +212,7 @@ def render_program(inv: Inventory, layout: str = "auto") -> str:
     lines = [
         '"""Adopts the Microvisor Configs and Secrets of a Twilio account.',
         "",
-        f"Account: {inv.account_sid}",
+        f"Account: {_account_sid(inv.account_sid)}",
         f"Generated by `microvisor-pulumi inventory` (microvisor-pulumi {__version__}). Every",
         "resource says overwrite=True: the first `pulumi up` takes over the item that already",
         "exists and sets the value declared here (a Config keeps the value read from Twilio; a",
@@ -156,11 +221,18 @@ def render_program(inv: Inventory, layout: str = "auto") -> str:
         '"""',
         "",
     ]
+    # `pulumi` is only used for the stack config: without Secrets, ruff would flag the import.
+    uses_config = bool(secrets) or layout == "table"
+    if uses_config:
+        lines.append("import pulumi")
     if kinds:
-        lines += ["import pulumi", f"from microvisor_pulumi import {', '.join(kinds)}", ""]
-    if secrets or layout == "table":
+        lines.append(f"from microvisor_pulumi import {', '.join(kinds)}")
+    if uses_config or kinds:
+        lines.append("")
+    if uses_config:
         lines += ["config = pulumi.Config()", ""]
     lines += _api_key_comments(inv)
+    lines += _skipped_comments(inv)
     lines.append("")
     if layout == "table":
         lines += _table_body(inv, secrets)
@@ -168,7 +240,7 @@ def render_program(inv: Inventory, layout: str = "auto") -> str:
         lines += _calls_body(inv, secrets)
     while lines and lines[-1] == "":
         lines.pop()
-    return "\n".join(lines) + "\n"
+    return plain_text("\n".join(lines) + "\n", "__main__.py")
 
 
 def _secret_value(config_name: str) -> str:
@@ -190,7 +262,10 @@ def _calls_body(inv: Inventory, secrets: dict[tuple[str | None, str], str]) -> l
             lines.append("")
         lines.append(_device_comment(device.sid, device.unique_name))
         if not device.configs and not device.secrets:
-            lines.append("# (no Configs or Secrets)")
+            left = any(s.device_sid == device.sid for s in inv.skipped)
+            lines.append(
+                "# (none that can be adopted: see Left out above)" if left else "# (no Configs or Secrets)"
+            )
         sid = py_str(device.sid)
         for key, value in device.configs.items():
             args = [
@@ -272,6 +347,7 @@ def _table_body(inv: Inventory, secrets: dict[tuple[str | None, str], str]) -> l
 
 def render_pulumi_yaml(project: str, account_sid: str) -> str:
     """``Pulumi.yaml`` of the generated project (the runtime of ``pulumi new python``)."""
+    account_sid = _account_sid(account_sid)
     return (
         f"name: {project}\n"
         f"description: Microvisor Configs and Secrets of account {account_sid}, adopted from Twilio\n"
@@ -309,24 +385,26 @@ def render_requirements() -> str:
 def secret_commands(inv: Inventory, api_key: str | None = None) -> list[str]:
     """The ``pulumi config set`` commands, without values, each after a comment naming its Secret."""
     lines = ["# Credentials the provider reads at `pulumi up` (the token or secret prompts, hidden):"]
+    account_sid = _account_sid(inv.account_sid)
+    if api_key and not API_KEY_SID_RE.fullmatch(api_key):
+        raise ValueError("the API key must be an API key SID (SK + 32 hex digits)")
     if api_key:
         lines += [
-            f"pulumi config set twilio:accountSid {inv.account_sid}",
+            f"pulumi config set twilio:accountSid {account_sid}",
             f"pulumi config set twilio:apiKey {api_key}",
             "pulumi config set --secret twilio:apiSecret",
         ]
     else:
         lines += [
-            f"pulumi config set twilio:accountSid {inv.account_sid}",
+            f"pulumi config set twilio:accountSid {account_sid}",
             "pulumi config set --secret twilio:authToken",
         ]
     for entry in secret_entries(inv):
         if entry.device_sid is None:
             lines.append(f"# Account-level Secret {py_str(entry.key)}")
         else:
-            owner = (
-                f"{entry.device_sid} ({py_str(entry.device_name)})" if entry.device_name else entry.device_sid
-            )
+            sid = bare(entry.device_sid)
+            owner = f"{sid} ({py_str(entry.device_name)})" if entry.device_name else sid
             lines.append(f"# Device {owner}, Secret {py_str(entry.key)}")
         lines.append(f"pulumi config set --secret {entry.config_name}")
     return lines
@@ -342,4 +420,4 @@ def render_secrets_script(inv: Inventory, api_key: str | None = None) -> str:
         "set -e",
         "",
     ]
-    return "\n".join([*header, *secret_commands(inv, api_key)]) + "\n"
+    return plain_text("\n".join([*header, *secret_commands(inv, api_key)]) + "\n", SECRETS_FILE)

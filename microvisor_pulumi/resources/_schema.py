@@ -29,9 +29,11 @@ VALUE_MAX = 4096
 FRIENDLY_NAME_MAX = 64
 UNIQUE_NAME_MAX = 128
 
-DEVICE_SID_RE = re.compile(r"^UV[0-9a-fA-F]{32}$")
-ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
-API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline, so "UV<32 hex>\n" would pass
+# for a SID and carry its newline into URLs and into the programs the inventory writes.
+DEVICE_SID_RE = re.compile(r"\AUV[0-9a-fA-F]{32}\Z")
+ACCOUNT_SID_RE = re.compile(r"\AAC[0-9a-fA-F]{32}\Z")
+API_KEY_SID_RE = re.compile(r"\ASK[0-9a-fA-F]{32}\Z")
 # C0 controls, DEL and the C1 controls (U+0080..U+009F, e.g. NEL): none of them is printable text.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -96,7 +96,9 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:
 def fill_struct(struct: struct_pb2.Struct, props: Mapping[str, Any]) -> struct_pb2.Struct:
     struct.SetInParent()  # an empty nested struct is still a struct, not a null
     for key, value in props.items():
-        _set_value(struct.fields[key], value)
+        # As the SDK's serializer: a property that is None is left out, not sent as a null.
+        if value is not None:
+            _set_value(struct.fields[key], value)
     return struct
 
 

@@ -96,11 +96,14 @@ class Plugin:
         grpc.channel_ready_future(self.channel).result(timeout=20)
         self.stub = pbg.ResourceProviderStub(self.channel)
 
-    def configure(self, variables: dict[str, str], args: dict[str, Any] | None = None) -> Any:
+    def configure(self, settings: dict[str, Any], *, only_variables: bool = False) -> Any:
+        """Configure as the engine does (provider_plugin.go, Configure): `variables` keyed
+        ``microvisor:config:<key>`` with secrets unmarked, and `args`, the provider's inputs by bare
+        name with secrets kept (unless `only_variables`, as older engines send)."""
+        variables = {f"microvisor:config:{k}": str(plain({"v": v})["v"]) for k, v in settings.items()}
+        args = struct_pb2.Struct() if only_variables else to_struct(settings)
         return self.stub.Configure(
-            pb.ConfigureRequest(
-                variables=variables, args=to_struct(args or {}), acceptSecrets=True, acceptResources=True
-            )
+            pb.ConfigureRequest(variables=variables, args=args, acceptSecrets=True, acceptResources=True)
         )
 
     def output_text(self) -> str:
@@ -117,15 +120,15 @@ class Plugin:
         self._dir.cleanup()
 
 
-def plugin_config(emulator: Any, **extra: str) -> dict[str, str]:
-    """The plugin's `variables` for `emulator`: its own namespace, microvisor:*."""
-    config = {
-        "microvisor:accountSid": emulator.account_sid,
-        "microvisor:authToken": emulator.auth_token,
-        "microvisor:endpoint": emulator.url,
-        "microvisor:retryBaseDelay": "0.01",
+def plugin_config(emulator: Any, **extra: Any) -> dict[str, Any]:
+    """The plugin's settings for `emulator` (stack config microvisor:*), the auth token a secret."""
+    config: dict[str, Any] = {
+        "accountSid": emulator.account_sid,
+        "authToken": rpc.wrap_rpc_secret(emulator.auth_token),
+        "endpoint": emulator.url,
+        "retryBaseDelay": "0.01",
     }
-    config.update({f"microvisor:{k}": v for k, v in extra.items()})
+    config.update(extra)
     return config
 
 

@@ -75,7 +75,7 @@ def test_load_sequence_as_the_engine_runs_it(fresh_plugin: Plugin, emulator: Emu
     )
     assert not checked.failures
     assert rpc.is_rpc_secret(from_struct(checked.inputs)["authToken"])  # the token stays a secret
-    answer = fresh_plugin.configure(plugin_config(emulator), args=config)
+    answer = fresh_plugin.configure(config)
     assert answer.acceptSecrets and answer.supportsPreview
     schema = json.loads(stub.GetSchema(pb.GetSchemaRequest()).schema)
     assert schema["name"] == "microvisor"
@@ -103,6 +103,30 @@ def test_a_new_credential_or_endpoint_never_replaces_resources(fresh_plugin: Plu
     assert all(d.kind == pb.PropertyDiff.UPDATE for d in resp.detailedDiff.values())
     same = fresh_plugin.stub.DiffConfig(pb.DiffRequest(olds=to_struct(olds), news=to_struct(olds)))
     assert same.changes == pb.DiffResponse.DIFF_NONE
+
+
+def test_configure_from_variables_alone(emulator: Emulator, emu) -> None:
+    """Older engines send only `variables` (microvisor:config:<key>), no `args`."""
+    p = Plugin()
+    try:
+        p.configure(plugin_config(emulator), only_variables=True)
+        assert PluginEngine(p, "AccountConfig").create({"key": "vars", "value": "v"}).id == "vars"
+    finally:
+        p.close()
+
+
+def test_moving_from_the_dynamic_provider_never_replaces(fresh_plugin: Plugin, emulator: Emulator) -> None:
+    """On the move the engine asks the *new* provider's DiffConfig about the old provider's inputs
+    (step_generator.go, providerChanged); a replacement there would replace every resource."""
+    python_provider = {"version": "3.272.0"}  # the default pulumi-python provider's inputs
+    news = {
+        "accountSid": emulator.account_sid,
+        "authToken": secret("t"),
+        "plugin": "true",
+        "version": "0.5.0",
+    }
+    resp = fresh_plugin.stub.DiffConfig(pb.DiffRequest(olds=to_struct(python_provider), news=to_struct(news)))
+    assert not resp.replaces and resp.changes == pb.DiffResponse.DIFF_SOME
 
 
 def test_environment_is_used_when_the_namespace_is_silent(emulator: Emulator, calls) -> None:

@@ -33,7 +33,11 @@ SCRIPTS: dict[str, list[dict[str, Any]]] = {
         {"device_sid": DEV_SID, "key": "a", "value": "1"},
         {"device_sid": DEV_SID, "key": "a", "value": "2"},
     ],
-    "AccountSecret": [{"key": "s", "value": "one"}, {"key": "s", "value": "two"}, {"key": "t", "value": "two"}],
+    "AccountSecret": [
+        {"key": "s", "value": "one"},
+        {"key": "s", "value": "two"},
+        {"key": "t", "value": "two"},
+    ],
     "DeviceSecret": [
         {"device_sid": DEV_SID, "key": "s", "value": "one"},
         {"device_sid": DEV_SID, "key": "s", "value": "two"},
@@ -99,5 +103,7 @@ def test_dynamic_host_and_plugin_make_the_same_calls_and_outputs(emu: Emulator, 
         plugin.close()
     assert served == dynamic
     # And the script did something worth comparing: at least one call per step.
-    steps = [entry for entry in dynamic if isinstance(entry, tuple) and entry[0] in ("create", "refresh", "delete")]
+    steps = [
+        entry for entry in dynamic if isinstance(entry, tuple) and entry[0] in ("create", "refresh", "delete")
+    ]
     assert len(steps) == 3 and all(calls for _, calls in steps)

@@ -151,7 +151,9 @@ def _setting_text(value: Any) -> str:
 
 
 def bare(key: str) -> str:
-    return key.removeprefix(f"{PACKAGE}:")
+    """A setting's name from any form the engine uses: ``accountSid`` (a provider's inputs),
+    ``microvisor:config:accountSid`` (Configure's `variables`) or ``microvisor:accountSid``."""
+    return key.removeprefix(f"{PACKAGE}:").removeprefix("config:")
 
 
 def provider_config(values: Mapping[str, Any]) -> dict[str, str]:
@@ -319,8 +321,8 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # `variables` ("microvisor:accountSid" -> text) is what every engine sends; `args` (the
-        # provider's inputs, secrets marked) wins where both have a key.
+        # `variables` ("microvisor:config:accountSid" -> text) is what every engine sends; `args`
+        # (the provider's inputs, secrets marked) wins where both have a key.
         values: dict[str, Any] = dict(request.variables)
         values.update(from_struct(request.args))
         config = provider_config(values)

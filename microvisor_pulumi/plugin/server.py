@@ -211,7 +211,9 @@ class GrowingExecutor(futures.Executor):
         self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="microvisor")
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> futures.Future[R]:
-        return self._pool.submit(fn, *args, **kwargs)
+        # Under the lock: a pool being replaced is shut down, and would refuse the work.
+        with self._lock:
+            return self._pool.submit(fn, *args, **kwargs)
 
     def grow(self, workers: int) -> None:
         with self._lock:

@@ -259,6 +259,21 @@ def test_device_secret_lifecycle_keeps_the_value_secret(plugin: Plugin, calls) -
     assert CANARY not in plugin.output_text()
 
 
+def test_a_value_the_program_made_secret_stays_secret(plugin: Plugin) -> None:
+    """A config's value is not secret by kind, but a program may mark it so: the plugin accepts
+    secrets, so the engine leaves keeping that mark to it (create, update and refresh alike)."""
+    eng = PluginEngine(plugin, "DeviceConfig")
+    state = eng.create({"device_sid": DEV1_SID, "key": "marked", "value": secret(CANARY)})
+    assert rpc.is_rpc_secret(state.outs["value"]) and not rpc.is_rpc_secret(state.outs["key"])
+    state = eng.up(state, {"device_sid": DEV1_SID, "key": "marked", "value": secret(CANARY + "2")})
+    assert state.history[-1] == "update" and rpc.is_rpc_secret(state.outs["value"])
+    refreshed = eng.refresh(state)
+    assert refreshed is not None
+    assert rpc.is_rpc_secret(refreshed.outs["value"]) and rpc.is_rpc_secret(refreshed.ins["value"])
+    eng.delete(refreshed)
+    assert CANARY not in plugin.output_text()
+
+
 def test_api_key_secret_is_a_secret_output(plugin: Plugin, calls) -> None:
     eng = PluginEngine(plugin, "ApiKey")
     state = eng.create({"friendly_name": "ci"})

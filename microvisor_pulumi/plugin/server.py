@@ -343,9 +343,10 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
     @_rpc
     def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
         provider = self.provider(request)
-        result = provider.check(from_struct(request.olds), from_struct(request.news))
+        news = from_struct(request.news)
+        result = provider.check(from_struct(request.olds), news)
         failures = [P.CheckFailure(property=f.property, reason=ours(f.reason)) for f in result.failures or []]
-        return P.CheckResponse(inputs=to_struct(result.inputs or {}), failures=failures)
+        return P.CheckResponse(inputs=to_struct(keep_secrets(result.inputs or {}, news)), failures=failures)
 
     @_rpc
     def Diff(self, request: Any, context: grpc.ServicerContext) -> Any:

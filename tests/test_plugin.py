@@ -345,6 +345,12 @@ def test_import_a_secret_says_its_value_cannot_be_read(plugin: Plugin, emu: Emul
     assert CANARY not in plugin.output_text()
 
 
+def test_import_of_what_does_not_exist_answers_gone(plugin: Plugin, calls) -> None:
+    resp = plugin.stub.Read(pb.ReadRequest(id="no-such-key", urn="u", type=token("AccountConfig")))
+    assert resp.id == "" and not resp.properties.fields  # the engine then says "does not exist"
+    assert ("GET", "/v1/Configs/no-such-key", 404) in calls()
+
+
 def test_import_an_api_key_is_refused_clearly(plugin: Plugin, emu: Emulator) -> None:
     made = PluginEngine(plugin, "ApiKey").create({"friendly_name": "old"})
     with pytest.raises(grpc.RpcError) as err:

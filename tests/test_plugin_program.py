@@ -71,3 +71,20 @@ def test_the_same_declarations_register_with_the_chosen_provider(monitor) -> Non
             assert reg.type == dynamic_type
             assert "__provider" in fields and not reg.aliases
     assert "value" in by_name["s"].additionalSecretOutputs  # secret on either path
+
+
+def test_components_build_their_children_on_the_chosen_provider(monitor) -> None:
+    """RotatingApiKey and DeviceProfile stay Python components; their children follow the switch."""
+    mon, plugin = monitor
+
+    def components() -> dict[str, Any]:
+        mv.RotatingApiKey("rot", rotation="2026-04")
+        mv.DeviceProfile("prof", devices=[DEVICE], configs={"mode": "fast"}, secrets={"psk": "x"})
+        return {}
+
+    run_program(components)
+    kinds = sorted(r.type for r in mon.registered if r.custom and "RotationSlots" not in r.type)
+    prefix = "microvisor:index:" if plugin else "pulumi-python:dynamic/"
+    assert kinds and all(k.startswith(prefix) for k in kinds), kinds
+    slots = [r.type for r in mon.registered if "RotationSlots" in r.type]
+    assert slots == ["pulumi-python:dynamic/twilio:RotationSlots"]  # no provider class of the plugin's

@@ -378,7 +378,8 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
     @_rpc
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:
         if request.preview:
-            # What the engine itself shows for a provider without preview support: the inputs.
+            # What the engine itself answers for a provider without preview support, as the dynamic
+            # host is (provider_plugin.go, Create and Update): the inputs as the state, no call.
             return P.CreateResponse(properties=request.properties)
         provider = self.provider(request)
         news = from_struct(request.properties)

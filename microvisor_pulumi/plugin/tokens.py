@@ -9,14 +9,11 @@ config variable is.
 from __future__ import annotations
 
 from microvisor_pulumi._twilio import CONFIG_KEYS
+from microvisor_pulumi.plugin import MODULE, PACKAGE
 from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._resource import TwilioResource
 from microvisor_pulumi.resources.api_key import ApiKey
 from microvisor_pulumi.resources.microvisor import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
-
-#: The package: its type tokens are ``microvisor:index:<Kind>``, its config keys ``microvisor:<name>``.
-PACKAGE = "microvisor"
-MODULE = "index"
 
 #: The resource classes of the dynamic face, whose providers the plugin serves.
 RESOURCES: tuple[type[TwilioResource], ...] = (

@@ -20,6 +20,7 @@ from pulumi.dynamic import (
     CheckResult,
     ConfigureRequest,
     DiffResult,
+    ReadResult,
     ResourceProvider,
 )
 
@@ -95,8 +96,13 @@ class SchemaProvider(ResourceProvider):
             value = req.config.get(key)
             if value is not None:
                 config[key] = str(value)
-        self._stack_config = config
+        self.use_config(config)
         widen_for(config)  # serve twilio:maxConcurrency calls at once, not the host's stock 4
+
+    def use_config(self, config: Mapping[str, str]) -> None:
+        """Take the settings (``twilio:*`` keys to strings) every later call reads; the provider plugin
+        calls this directly, with its own namespace already translated."""
+        self._stack_config = dict(config)
 
     def client(self) -> TwilioClient:
         client = getattr(self, "_twilio", None)
@@ -150,18 +156,52 @@ class SchemaProvider(ResourceProvider):
         return changed
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return self.detailed_diff(_id, olds, news)[0]
+
+    def detailed_diff(
+        self, _id: str, olds: dict[str, Any], news: dict[str, Any]
+    ) -> tuple[DiffResult, list[str]]:
+        """The diff and the inputs that changed, so a face can name each one (``pulumi preview
+        --diff``); computed once, as `same` may ask Twilio about a device."""
         changed = self.changed_props(olds, news)
         by_name = {p.name: p for p in self.schema.props}
         replaces = [name for name in changed if by_name[name].replaces]
         delete_first = None
         if replaces:
             delete_first = self.delete_first_on_replace and not any(n in changed for n in self.new_name_props)
-        return DiffResult(
+        result = DiffResult(
             changes=bool(changed),
             replaces=replaces,
             stables=[],
             delete_before_replace=delete_first,
         )
+        return result, changed
+
+    def import_read(self, id_: str) -> tuple[ReadResult, list[str]]:
+        """Read for `pulumi import` (only the id is known): the result, whose inputs must pass
+        `check`, and warnings for the user.
+
+        A write-only input cannot be read back, so it is left out rather than guessed: `check` then
+        reports it missing, and the warning says what to set and what the first `up` will do. A kind
+        that cannot be imported honestly raises instead (see ApiKeyProvider).
+        """
+        result = self.read(id_, {})
+        if not result.id:
+            return result, []
+        outs = dict(result.outs or {})
+        inputs = dict(result.inputs or {})
+        warnings = []
+        for prop in self.schema.props:
+            if prop.write_only:
+                outs.pop(prop.name, None)
+                inputs.pop(prop.name, None)
+                then = "replaces it with" if prop.replaces else "sets"
+                warnings.append(
+                    f"{self.describe(id_)}: imported without '{prop.name}': Twilio never returns it, so "
+                    f"it cannot be read back. Set '{prop.name}' in the program; the first `pulumi up` "
+                    f"then {then} the declared value."
+                )
+        return ReadResult(result.id, outs, inputs), warnings
 
     # -- shared helpers for create/read/update/delete ------------------------------------------
     def describe(self, ident: str) -> str:

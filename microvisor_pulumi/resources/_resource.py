@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import Resource
 
+from microvisor_pulumi.plugin import MODULE as PLUGIN_MODULE
+from microvisor_pulumi.plugin import PACKAGE as PLUGIN_PACKAGE
 from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._schema import encode_value
 
@@ -72,7 +74,27 @@ class TwilioResource(Resource):
             opts = pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions(additional_secret_outputs=list(secret_outputs)), opts
             )
+        if uses_plugin():
+            # The same resource, served by the provider plugin: its own type token, and an alias to
+            # the dynamic one so that a stack moves over without a call to Twilio (the plugin's diff
+            # of the dynamic state, `__provider` and all, is no change).
+            alias = pulumi.Alias(type_=f"pulumi-python:{self._resource_type_name}")
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[alias]))
+            token = f"{PLUGIN_PACKAGE}:{PLUGIN_MODULE}:{provider.schema.kind}"
+            pulumi.CustomResource.__init__(self, token, resource_name, props, opts)
+            return
         try:
             super().__init__(provider, resource_name, props, opts)
         finally:
             _unwrap_pickler()
+
+
+def uses_plugin() -> bool:
+    """Whether this stack's resources go to the provider plugin (stack config ``microvisor:plugin``)
+    instead of the dynamic provider host; see README, "YAML, other languages and `pulumi import`".
+
+    A stack setting rather than a class or an argument: a program keeps one set of declarations,
+    the choice is made per stack (one stack moves while another stays), flipping it back is one
+    command, and every resource of a stack then has the same provider and the same settings.
+    """
+    return bool(pulumi.Config(PLUGIN_PACKAGE).get_bool("plugin"))

@@ -22,7 +22,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from microvisor_pulumi._twilio import NotFound, TwilioError
-from microvisor_pulumi.resources._provider import SchemaProvider
+from microvisor_pulumi.resources._provider import MicrovisorPulumiError, SchemaProvider
 from microvisor_pulumi.resources._resource import TwilioResource
 from microvisor_pulumi.resources._schema import (
     FRIENDLY_NAME_MAX,
@@ -369,6 +369,16 @@ class ApiKeyProvider(SchemaProvider):
             old = plain(props.get("policy"))
             inputs["policy"] = old if same_policy(old, outs["policy"]) else outs["policy"]
         return ReadResult(id_, outs, {k: v for k, v in inputs.items() if v is not None})
+
+    def import_read(self, id_: str) -> tuple[ReadResult, list[str]]:
+        # Refused: an adopted key would have no secret, and a key without its secret is useless to
+        # every consumer of this resource's `secret` output.
+        raise MicrovisorPulumiError(
+            f"{self.describe(id_)}: cannot be imported: Twilio returns an API key's secret only once, "
+            "in the answer to its creation, so an imported key would have no secret. Declare a new "
+            "ApiKey (or a RotatingApiKey) instead, move its consumers to the new key, then delete "
+            f"{id_} in the Twilio Console."
+        )
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         account = plain(olds.get("account_sid"))

@@ -729,37 +729,92 @@ def readme_run_commands() -> list[list[str]]:
     return commands
 
 
-def test_the_readme_commands_set_the_config_the_example_needs(project, schema):
-    commands = readme_run_commands()
-    assert ["cd", "examples/yaml"] in commands
-    assert ["pulumi", "up", "--yes"] in commands
-    set_commands = [c[3:] for c in commands if c[:3] == ["pulumi", "config", "set"]]
+def check_commands(commands: list[list[str]], project: dict[str, Any], schema: dict[str, Any]) -> Problems:
+    """What is wrong with shell commands that should run the example against the emulator."""
+    problems: Problems = []
+    for needed in (["cd", "examples/yaml"], ["pulumi", "up", "--yes"]):
+        if needed not in commands:
+            problems.append(f"no `{' '.join(needed)}`")
     values: dict[str, tuple[str, bool]] = {}
-    for args in set_commands:
-        secret = "--secret" in args
-        key, *rest = [a for a in args if a != "--secret"]
-        values[key] = (rest[0] if rest else "", secret)
+    for command in commands:
+        if command[:3] == ["pulumi", "config", "set"]:
+            key, *rest = [a for a in command[3:] if a != "--secret"]
+            values[key] = (rest[0] if rest else "", "--secret" in command)
 
     variables = schema["config"]["variables"]
     declared = project["config"]
     for key, (_, secret) in values.items():
         namespace, _, short = key.rpartition(":")
-        if namespace:
-            assert namespace == schema["name"], f"{key}: the plugin reads only {schema['name']}:*"
-            assert short in variables, key
-            assert secret == bool(variables[short].get("secret")), (
-                f"{key}: --secret exactly for secret variables"
-            )
+        if namespace and namespace != schema["name"]:
+            problems.append(f"{key}: the plugin reads only {schema['name']}:*")
+        elif namespace and short not in variables:
+            problems.append(f"{key}: not a config variable of the plugin")
+        elif not namespace and key not in declared:
+            problems.append(f"{key}: not declared in the project's config")
         else:
-            assert key in declared, key
-            assert secret == bool(declared[key].get("secret")), f"{key}: --secret exactly for secret config"
-    # Without these the CLI stops with "missing configuration".
-    required = {k for k, d in declared.items() if isinstance(d, dict) and "default" not in d and ":" not in k}
-    assert required <= set(values)
+            should = (variables[short] if namespace else declared[key]).get("secret", False)
+            if secret != should:
+                problems.append(f"{key}: {'needs' if should else 'takes no'} --secret")
+    # Without these the CLI stops with "Stack 'dev' is missing configuration".
+    for key, decl in declared.items():
+        if ":" not in key and "default" not in decl and key not in values:
+            problems.append(f"{key}: required by the project and never set")
 
     # Against the emulator: its fixed demo credentials and the port it is started on.
-    (emulator,) = [c for c in commands if any(w.endswith("microvisor-emulator") for w in c)]
-    port = emulator[emulator.index("--port") + 1]
-    assert values["microvisor:endpoint"][0] == f"http://127.0.0.1:{port}"
-    assert values["microvisor:accountSid"][0] == DEFAULT_ACCOUNT_SID
-    assert values["microvisor:authToken"][0] == DEFAULT_AUTH_TOKEN
+    emulators = [c for c in commands if any(w.endswith("microvisor-emulator") for w in c)]
+    port = emulators[0][emulators[0].index("--port") + 1] if len(emulators) == 1 else "?"
+    for key, expected in (
+        ("microvisor:endpoint", f"http://127.0.0.1:{port}"),
+        ("microvisor:accountSid", DEFAULT_ACCOUNT_SID),
+        ("microvisor:authToken", DEFAULT_AUTH_TOKEN),
+    ):
+        if values.get(key, ("", False))[0] != expected:
+            problems.append(f"{key}: not set to the emulator's {expected}")
+    return problems
+
+
+def test_the_readme_commands_set_the_config_the_example_needs(project, schema):
+    assert check_commands(readme_run_commands(), project, schema) == []
+
+
+def _replace(commands: list[list[str]], old: list[str], new: list[str] | None) -> list[list[str]]:
+    """The commands with `old` replaced by `new`, or dropped when `new` is None."""
+    assert old in commands
+    changed = []
+    for command in commands:
+        if command != old:
+            changed.append(command)
+        elif new is not None:
+            changed.append(new)
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            ["pulumi", "config", "set", "--secret", "microvisor:authToken", DEFAULT_AUTH_TOKEN],
+            ["pulumi", "config", "set", "microvisor:authToken", DEFAULT_AUTH_TOKEN],
+            "microvisor:authToken: needs --secret",
+        ),
+        (
+            ["pulumi", "config", "set", "microvisor:endpoint", "http://127.0.0.1:8080"],
+            ["pulumi", "config", "set", "twilio:endpoint", "http://127.0.0.1:8080"],
+            "twilio:endpoint: the plugin reads only microvisor:*",
+        ),
+        (
+            ["pulumi", "config", "set", "microvisor:endpoint", "http://127.0.0.1:8080"],
+            ["pulumi", "config", "set", "microvisor:endpoint", "http://127.0.0.1:8081"],
+            "microvisor:endpoint: not set to the emulator's http://127.0.0.1:8080",
+        ),
+        (
+            ["pulumi", "config", "set", "--secret", "deviceToken", "demo-device-token"],
+            None,
+            "deviceToken: required by the project and never set",
+        ),
+        (["pulumi", "up", "--yes"], None, "no `pulumi up --yes`"),
+    ],
+)
+def test_broken_readme_commands_are_caught(old, new, expected, project, schema):
+    problems = check_commands(_replace(readme_run_commands(), old, new), project, schema)
+    assert expected in problems, problems

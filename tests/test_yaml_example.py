@@ -667,6 +667,7 @@ def test_the_yaml_example_declares_what_the_python_fleet_does(project, schema, p
     checker.check_config()
     yaml_resources = project["resources"]
     assert set(yaml_resources) == {name for _, name, _ in registered}
+    compared = 0
     for typ, name, inputs in registered:
         resource = yaml_resources[name]
         assert DYNAMIC_TYPES[resource["type"]] == typ, name
@@ -676,6 +677,9 @@ def test_the_yaml_example_declares_what_the_python_fleet_does(project, schema, p
             literal = _literal(checker, value)
             if literal is not None:
                 assert literal == inputs[prop], f"{name}.{prop}"
+                compared += 1
+    # Every key, device and plain value, and the key's friendly name: all but the two kinds of token.
+    assert compared == sum(len(r["properties"]) for r in yaml_resources.values()) - 1 - len(DEFAULT_DEVICES)
     # The devices are the emulator's seeded ones, the first by SID, the others by unique name.
     devices = [
         r["properties"]["device_sid"] for r in yaml_resources.values() if "device_sid" in r["properties"]

@@ -23,6 +23,7 @@ from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
+from microvisor_pulumi.inventory.shards import add_shard_arguments, report_sharded
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="devices read at once (default: %(default)s)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    add_shard_arguments(parser)
     return parser
 
 
@@ -186,6 +188,9 @@ def main(
         with TwilioClient(settings) as client:
             progress = StderrCounter(stderr) if not args.quiet else None
             inv = read_inventory(client, client.account_sid, progress, workers=args.workers)
+        if args.devices_per_stack is not None:
+            # The sharded layout: one project, a stack per shard (see inventory/shards.py).
+            return report_sharded(inv, out, project, args, settings.api_key, say, stderr)
         written = write_project(inv, out, project, args.layout, api_key=settings.api_key, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"microvisor-pulumi inventory: {err}", file=stderr)

@@ -19,12 +19,29 @@ import pulumi
 import yaml
 from _host import Engine, ProviderHost, State, engine, from_struct, strip_secrets
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
 KINDS = ("AccountConfig", "AccountSecret", "DeviceConfig", "DeviceSecret")
 
 
 def _plain(value: Any) -> Any:
     return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+
+class _Monitor(MockMonitor):
+    """Keeps what the engine would store from each registration but mocks are not given."""
+
+    def __init__(self, mocks: ShardMocks) -> None:
+        super().__init__(mocks)
+        self.shard_mocks = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        frames = [(f.pc.uri, f.pc.line) for f in request.stackTrace.frames if f.HasField("pc")]
+        self.shard_mocks.registrations[(self.shard_mocks.stack, request.name)] = {
+            "stack_trace": frames,
+            "secret_outputs": list(request.additionalSecretOutputs),
+        }
+        return super().RegisterResource(request)
 
 
 class ShardMocks(pulumi.runtime.Mocks):
@@ -39,6 +56,8 @@ class ShardMocks(pulumi.runtime.Mocks):
         self._engines: dict[str, Engine] = {kind: engine(host, kind) for kind in KINDS}
         self._lock = threading.Lock()
         self._seen: set[tuple[str, str]] = set()
+        #: (stack, name) -> the stack trace and additional secret outputs of its last registration.
+        self.registrations: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = {k: _plain(v) for k, v in args.inputs.items()}
@@ -67,7 +86,7 @@ class ShardMocks(pulumi.runtime.Mocks):
         self.stack = stack
         self._seen = set()
         first = len(self.steps)
-        pulumi.runtime.set_mocks(self, project=project, stack=stack, preview=False)
+        pulumi.runtime.set_mocks(self, project=project, stack=stack, preview=False, monitor=_Monitor(self))
         full = {f"{project}:{k}": v for k, v in config.items()}
         pulumi.runtime.set_all_config(full, list(full))
 

@@ -221,18 +221,24 @@ def _reshard_and_replay(emu: Emulator, mocks: ShardMocks, deployed_out: Path, ou
     assert [line for line in script if line.startswith("pulumi ")] == lines
     config = {stack: _config_unchecked(deployed_out, stack) for stack in _stacks(deployed_out)}
     moved_urns = 0
+    existing = set(mocks.states)  # `pulumi state move` needs its destination stack to exist
     for line in lines:
         words = shlex.split(line)
-        if words[:3] == ["pulumi", "config", "cp"]:
+        if words[:3] == ["pulumi", "stack", "init"]:
+            assert words[3] not in existing
+            existing.add(words[3])
+        elif words[:3] == ["pulumi", "config", "cp"]:
             source, dest, key = words[words.index("--stack") + 1], words[words.index("--dest") + 1], words[-1]
             config.setdefault(dest, {})[key] = config[source][key]
         else:
             assert words[:3] == ["pulumi", "state", "move"] and "--yes" in words
             source, dest = words[words.index("--source") + 1], words[words.index("--dest") + 1]
+            assert source in existing and dest in existing, line
             urns = [w for w in words if w.startswith("urn:")]
             moved_urns += len(urns)
             mocks.move(source, dest, urns)
     assert moved_urns == 6 * len(moved)
+    assert any(line.startswith("pulumi stack init shard-") for line in lines)  # 7 per stack: one more
     assert script[-1] == f"rm {shards.STACKS_DIR}/{shards.PENDING_MOVES}"
     (out / shards.STACKS_DIR / shards.PENDING_MOVES).unlink()
     emu.clear_request_log()

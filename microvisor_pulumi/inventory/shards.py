@@ -250,15 +250,19 @@ def urn(stack: str, project: str, type_token: str, name: str) -> str:
 
 
 def move_commands(
-    moves: Sequence[Move], project: str, secret_names: Mapping[str, Sequence[str]]
+    moves: Sequence[Move],
+    project: str,
+    secret_names: Mapping[str, Sequence[str]],
+    new_stacks: Iterable[str] = (),
 ) -> list[str]:
-    """The commands that carry moved devices over: their secrets' config, then their resources.
+    """The commands that carry moved devices over: new stacks, their secrets' config, their resources.
 
     ``pulumi state move`` (CLI 3.124+) rewrites both stacks' state and calls no provider, so Twilio
-    is not touched; a moved Secret reads its value from the destination stack's config, copied
+    is not touched; its destination must exist (``pulumi stack init`` for a shard new to this
+    re-shard), and a moved Secret reads its value from the destination stack's config, copied
     first with ``pulumi config cp``. One ``state move`` per device keeps each command short.
     """
-    lines = []
+    lines = [f"pulumi stack init {name}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
     for move in moves:
         for name in secret_names.get(move.sid, ()):
             lines.append(f"pulumi config cp --stack {move.source} --dest {move.dest} {shlex.quote(name)}")
@@ -515,7 +519,7 @@ def write_sharded_project(
     by_device: dict[str, list[str]] = {}
     for m in moves:
         by_device[m.sid] = list(old[m.source].devices[m.sid].get("secrets", {}).values())
-    commands = tuple(move_commands(moves, project, by_device))
+    commands = tuple(move_commands(moves, project, by_device, set(shards) - set(old)))
     workflow = render_workflow(list(stacks), ci_max_parallel, max_concurrency)
 
     files: dict[str, str] = {

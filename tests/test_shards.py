@@ -350,3 +350,27 @@ def test_workflow_refuses_more_stacks_than_one_matrix_runs():
     names = [f"shard-{n:03d}" for n in range(shards.MAX_MATRIX_JOBS)]
     with pytest.raises(shards.ShardError, match="256 jobs"):
         shards.render_workflow(["account", *names], 4, 16)
+
+
+def test_shards_benchmark_runs_and_prints_every_table():
+    """`python -m benchmarks.shards` at 4 devices prints every table and row (not a figure check)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.shards", "--devices", "4", "--devices-per-stack", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for title in (
+        "### Checkpoint bytes per resource",
+        "### 4 devices in shards of at most 2",
+        "### First `up`",
+    ):
+        assert title in out
+    for kind in ("AccountConfig", "AccountSecret", "DeviceConfig", "DeviceSecret"):
+        assert f"| {kind} " in out
+    rows = [line for line in out.splitlines() if line.startswith(("| account ", "| shard-"))]
+    assert [r.split("|")[1].strip() for r in rows] == ["account", "shard-000", "shard-001"]
+    assert all(r.split("|")[7].strip() == "0" for r in rows)  # second up: no HTTP call

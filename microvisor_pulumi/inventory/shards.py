@@ -285,7 +285,7 @@ def stack_data(
             ACCOUNT_STACK,
             inv.account_sid,
             dict(inv.account_configs),
-            {key: secret_names[(None, key)] for key in inv.account_secrets},
+            {key: secret_names[(None, key)] for key in inv.account_secrets if (None, key) in secret_names},
         )
     }
     for name, sids in shards.items():
@@ -295,7 +295,9 @@ def stack_data(
             devices[sid] = {
                 "name": d.unique_name,
                 "configs": dict(d.configs),
-                "secrets": {key: secret_names[(sid, key)] for key in d.secrets},
+                # Only Secrets that have a config name: render.secret_entries decides which the
+                # program declares (and names), for the single-stack layout and this one alike.
+                "secrets": {key: secret_names[(sid, key)] for key in d.secrets if (sid, key) in secret_names},
             }
         stacks[name] = StackData(name, inv.account_sid, devices=devices)
     return stacks
@@ -459,9 +461,11 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
+      # Installs the CLI only (no command given).
       - uses: pulumi/actions@v6
-      - name: Install the program's requirements
-        run: python -m pip install -r requirements.txt
+      # The program's virtualenv and plugins, before `up` starts (each job is its own machine).
+      - name: pulumi install
+        run: pulumi install
       - name: pulumi up
         run: pulumi up --yes --skip-preview --stack "$STACK" --parallel {max_concurrency}
 """

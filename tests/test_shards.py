@@ -275,6 +275,25 @@ def test_program_refuses_a_device_listed_by_two_shards(deployed, tmp_path):
         shards.read_stacks(out)
 
 
+def test_a_device_pasted_twice_into_one_file_is_refused(deployed, tmp_path):
+    """JSON keeps the last of two equal keys silently; the stack files may not."""
+    out = tmp_path / "fleet"
+    shutil.copytree(deployed["out"], out)
+    path = out / "stacks" / "shard-000.json"
+    data = json.loads(path.read_text())
+    sid, device = next(iter(data["devices"].items()))
+    entry = json.dumps({sid: device})[1:-1]
+    text = json.dumps(data)
+    path.write_text(text.replace('"devices": {', '"devices": {' + entry + ", ", 1))
+    assert len(json.loads(path.read_text())["devices"]) == len(data["devices"])  # json alone won't tell
+    with pytest.raises(shards.ShardError, match=f"shard-000.json: '{sid}' appears twice"):
+        shards.load_stack("shard-001", out)
+    data["devices"][sid] = {"configs": {"k": 1}, "secrets": {}}
+    path.write_text(json.dumps(data))
+    with pytest.raises(shards.ShardError, match=f"device {sid}'s 'configs' must be an object of strings"):
+        shards.load_stack("shard-000", out)
+
+
 def test_program_refuses_a_stack_without_a_file_and_misplaced_items(deployed, tmp_path):
     out = tmp_path / "fleet"
     shutil.copytree(deployed["out"], out)

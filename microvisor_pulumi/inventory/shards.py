@@ -92,9 +92,28 @@ class StackData:
         return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys without a word: a device pasted twice into one
+    # file, or one key twice in a device, must be refused like a device listed by two files.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ShardError(f"{key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _strings(value: Any, what: str, path: Path) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ShardError(f"{path}: {what} must be an object of strings")
+    return value
+
+
 def _parse(path: Path) -> StackData:
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
+        body = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
+    except ShardError as err:
+        raise ShardError(f"{path}: {err}") from None
     except (OSError, ValueError) as err:
         raise ShardError(f"{path}: not a readable stack file ({err})") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
@@ -102,27 +121,33 @@ def _parse(path: Path) -> StackData:
     name = path.name[: -len(".json")]
     if body.get("stack") != name:
         raise ShardError(f"{path}: says it is stack {body.get('stack')!r}, but its file name says {name!r}")
+    if not isinstance(body.get("accountSid"), str):
+        raise ShardError(f"{path}: 'accountSid' is missing")
     if name == ACCOUNT_STACK:
         if "devices" in body:
             raise ShardError(f"{path}: the account stack owns no devices; move them to a shard")
-        return StackData(
-            name, str(body["accountSid"]), dict(body["accountConfigs"]), dict(body["accountSecrets"])
-        )
+        configs = _strings(body.get("accountConfigs"), "'accountConfigs'", path)
+        secrets = _strings(body.get("accountSecrets"), "'accountSecrets'", path)
+        return StackData(name, body["accountSid"], configs, secrets)
     _shard_index(name)
     if "accountConfigs" in body or "accountSecrets" in body:
         raise ShardError(f"{path}: account-level items belong to stacks/{ACCOUNT_STACK}.json only")
     devices = body.get("devices")
     if not isinstance(devices, dict):
         raise ShardError(f"{path}: 'devices' must be an object of device SID -> items")
-    return StackData(name, str(body["accountSid"]), devices=devices)
+    for sid, device in devices.items():
+        if not isinstance(device, dict):
+            raise ShardError(f"{path}: device {sid} must be an object with 'configs' and 'secrets'")
+        _strings(device.get("configs"), f"device {sid}'s 'configs'", path)
+        _strings(device.get("secrets"), f"device {sid}'s 'secrets'", path)
+    return StackData(name, body["accountSid"], devices=devices)
 
 
 def read_stacks(folder: Path) -> dict[str, StackData]:
     """Every stack file of a sharded project, checked so that no device has two owners.
 
-    Raises :class:`ShardError` naming the device and both stacks when shard lists overlap, and when
-    the files name different accounts. JSON objects silently keep the last of duplicate keys, so a
-    device listed twice in one file cannot be told; listed in two files, it is refused here.
+    Raises :class:`ShardError` naming the device and both stacks when shard lists overlap, naming
+    the file when it lists a device (or a key) twice, and when the files name different accounts.
     """
     stacks_dir = folder / STACKS_DIR
     stacks: dict[str, StackData] = {}
@@ -179,12 +204,6 @@ class Move:
     source: str
     dest: str
     resources: tuple[tuple[str, str], ...]  # (type token, resource name) in the source stack
-
-
-@dataclass(frozen=True)
-class Assignment:
-    shards: dict[str, list[str]]  # shard -> device SIDs (sorted), every shard ever made kept
-    moves: tuple[Move, ...]
 
 
 def assign(

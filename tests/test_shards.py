@@ -273,6 +273,10 @@ def test_program_refuses_a_device_listed_by_two_shards(deployed, tmp_path):
     assert emu.request_log() == []
     with pytest.raises(shards.ShardError, match="one device, one owner"):
         shards.read_stacks(out)
+    # ...and the inventory will not re-run into it (nor read the account first).
+    emu.clear_request_log()
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
+    assert rc == 2 and "one device, one owner" in stderr and emu.request_log() == []
 
 
 def test_a_device_pasted_twice_into_one_file_is_refused(deployed, tmp_path):
@@ -321,8 +325,16 @@ def test_rerun_refuses_another_account_and_a_plain_project(deployed, make_emulat
     assert rc == 0, stderr
     rc, _, stderr = _inventory(other, plain, "--devices-per-stack", "5", "--quiet")
     assert rc == 2 and "--force" in stderr and not (plain / "stacks").exists()
-    rc, _, stderr = _inventory(other, tmp_path / "z", "--devices-per-stack", "0", "--quiet")
-    assert rc == 2 and "--devices-per-stack must be at least 1" in stderr
+    # Bad flags are refused before the account is read.
+    other.clear_request_log()
+    for flags, message in (
+        (["--devices-per-stack", "0"], "--devices-per-stack must be at least 1, got 0"),
+        (["--devices-per-stack", "5", "--max-concurrency", "0"], "--max-concurrency must be at least 1"),
+        (["--reshard"], "--reshard needs --devices-per-stack"),
+    ):
+        rc, _, stderr = _inventory(other, tmp_path / "z", *flags, "--quiet")
+        assert rc == 2 and message in stderr, stderr
+    assert other.request_log() == [] and not (tmp_path / "z").exists()
 
 
 def test_generated_files_pass_ruff_and_actionlint(deployed):

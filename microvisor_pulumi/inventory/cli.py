@@ -23,7 +23,7 @@ from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
-from microvisor_pulumi.inventory.shards import add_shard_arguments, report_sharded
+from microvisor_pulumi.inventory.shards import add_shard_arguments, check_shard_arguments, report_sharded
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -180,6 +180,7 @@ def main(
             print(text, file=stream)
 
     try:
+        check_shard_arguments(args, out)  # before any request: a bad flag costs no account read
         project = _project_name(args, out)
         settings = resolve_settings(args, os.environ if environ is None else environ, stdin, stderr)
         settings.basic_auth()  # missing credentials: say so before any request

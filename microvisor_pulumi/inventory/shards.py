@@ -604,6 +604,26 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
+    """The sharding flags and folder, checked before the account is read (which can take minutes)."""
+    if args.devices_per_stack is None:
+        if args.reshard:
+            raise ShardError("--reshard needs --devices-per-stack (the shard size to re-balance to)")
+        return
+    for flag, value in (
+        ("--devices-per-stack", args.devices_per_stack),
+        ("--ci-max-parallel", args.ci_max_parallel),
+        ("--max-concurrency", args.max_concurrency),
+    ):
+        if value < 1:
+            raise ShardError(f"{flag} must be at least 1, got {value}")
+    pending = out / STACKS_DIR / PENDING_MOVES
+    if pending.exists():
+        raise ShardError(f"{pending} exists: run {MOVE_SCRIPT} first, then inventory again")
+    if (out / STACKS_DIR).is_dir():
+        read_stacks(out)  # an overlapping or broken layout is refused now, not after the read
+
+
 def report_sharded(
     inv: Inventory,
     out: Path,

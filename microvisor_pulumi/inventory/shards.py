@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from microvisor_pulumi._version import __version__
-from microvisor_pulumi.inventory import Inventory
+from microvisor_pulumi.inventory import Inventory, render
 
 ACCOUNT_STACK = "account"
 SHARD_PREFIX = "shard-"
@@ -515,8 +515,6 @@ def write_sharded_project(
     A folder that already has ``stacks/`` is the same project run again: its stack files are the
     assignment read back. A folder with other project files is refused unless ``force``.
     """
-    from microvisor_pulumi.inventory import render  # render imports this package's __init__ only
-
     stacks_dir = out / STACKS_DIR
     old = read_stacks(out) if stacks_dir.is_dir() else {}
     if (stacks_dir / PENDING_MOVES).exists():
@@ -661,5 +659,5 @@ def report_sharded(
         say("\n".join(written.move_commands))
     elif args.reshard:
         say("Re-sharding moved no device.", stderr)
-    say(f"Before the first `pulumi up` of each stack, set its secrets: {written.files['set-secrets.sh']}")
+    say(f"Before the first `pulumi up` of each stack, set its secrets: {written.files[render.SECRETS_FILE]}")
     return 0

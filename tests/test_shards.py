@@ -220,23 +220,7 @@ def _reshard_and_replay(emu: Emulator, mocks: ShardMocks, deployed_out: Path, ou
     script = (out / shards.MOVE_SCRIPT).read_text().splitlines()
     assert [line for line in script if line.startswith("pulumi ")] == lines
     config = {stack: _config_unchecked(deployed_out, stack) for stack in _stacks(deployed_out)}
-    moved_urns = 0
-    existing = set(mocks.states)  # `pulumi state move` needs its destination stack to exist
-    for line in lines:
-        words = shlex.split(line)
-        if words[:3] == ["pulumi", "stack", "init"]:
-            assert words[3] not in existing
-            existing.add(words[3])
-        elif words[:3] == ["pulumi", "config", "cp"]:
-            source, dest, key = words[words.index("--stack") + 1], words[words.index("--dest") + 1], words[-1]
-            config.setdefault(dest, {})[key] = config[source][key]
-        else:
-            assert words[:3] == ["pulumi", "state", "move"] and "--yes" in words
-            source, dest = words[words.index("--source") + 1], words[words.index("--dest") + 1]
-            assert source in existing and dest in existing, line
-            urns = [w for w in words if w.startswith("urn:")]
-            moved_urns += len(urns)
-            mocks.move(source, dest, urns)
+    moved_urns = replay(lines, mocks, config)
     assert moved_urns == 6 * len(moved)
     assert any(line.startswith("pulumi stack init shard-") for line in lines)  # 7 per stack: one more
     assert script[-1] == f"rm {shards.STACKS_DIR}/{shards.PENDING_MOVES}"
@@ -246,6 +230,29 @@ def _reshard_and_replay(emu: Emulator, mocks: ShardMocks, deployed_out: Path, ou
         steps = mocks.up(out, stack, config.get(stack, {}))  # each stack its own config: the cp lines count
         assert {step for _, step in steps} <= {"same"}, (stack, steps)
     assert emu.request_log() == []
+
+
+def replay(lines: list[str], mocks: ShardMocks, config: dict[str, dict[str, str]]) -> int:
+    """Do what the printed commands do, on the stacks' states and configs; returns the URNs moved."""
+    moved_urns = 0
+    existing = set(mocks.states)  # `pulumi state move` needs its destination stack to exist
+    for line in lines:
+        words = shlex.split(line)
+        if words[:3] == ["pulumi", "stack", "init"]:
+            assert words[3] not in existing
+            existing.add(words[3])
+        elif words[:3] == ["pulumi", "config", "cp"]:
+            source, dest, key = words[words.index("--stack") + 1], words[words.index("--dest") + 1], words[-1]
+            assert dest in existing, line
+            config.setdefault(dest, {})[key] = config[source][key]
+        else:
+            assert words[:3] == ["pulumi", "state", "move"] and "--yes" in words
+            source, dest = words[words.index("--source") + 1], words[words.index("--dest") + 1]
+            assert source in existing and dest in existing, line
+            urns = [w for w in words if w.startswith("urn:")]
+            moved_urns += len(urns)
+            mocks.move(source, dest, urns)
+    return moved_urns
 
 
 def _config_unchecked(folder: Path, stack: str) -> dict[str, str]:
@@ -405,3 +412,51 @@ def test_shards_benchmark_runs_and_prints_every_table():
     rows = [line for line in out.splitlines() if line.startswith(("| account ", "| shard-"))]
     assert [r.split("|")[1].strip() for r in rows] == ["account", "shard-000", "shard-001"]
     assert all(r.split("|")[7].strip() == "0" for r in rows)  # second up: no HTTP call
+
+
+def test_split_one_stack_into_shards(make_emulator, tmp_path):
+    """The single-stack program the plain inventory writes, deployed as `dev`, split into shards:
+    replaying the printed commands leaves `dev` empty and every new stack with nothing to do."""
+    devices = fleet_devices(12)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "greenhouse"
+    rc, _, stderr = _inventory(emu, out, "--quiet")
+    assert rc == 0, stderr
+    script = (out / "set-secrets.sh").read_text().splitlines()
+    names = [line.split()[-1] for line in script if line.startswith("pulumi config set --secret ")]
+    config = {"dev": {name: f"value-of:{name}" for name in names if not name.startswith("twilio:")}}
+    emu.observer = None
+    host = ProviderHost()
+    host.configure(
+        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
+    )
+    try:
+        mocks = ShardMocks(host)
+        first = mocks.up(out, "dev", config["dev"])
+        assert len(first) == 3 + 12 * 6 and {step for _, step in first} == {"create"}
+        for flags, message in (
+            (["--split-stack", "dev"], "--split-stack needs --devices-per-stack"),
+            (["--devices-per-stack", "5", "--split-stack", "shard-001"], "one of the sharded layout's own"),
+            (["--devices-per-stack", "5", "--split-stack", "dev", "--reshard"], "do not go together"),
+        ):
+            rc, _, stderr = _inventory(emu, out, *flags, "--quiet")
+            assert rc == 2 and message in stderr, stderr
+        rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev")
+        assert rc == 0, stderr
+        assert "Splitting stack dev moves everything it holds" in stdout
+        assert _stacks(out) == ["account", "shard-000", "shard-001", "shard-002"]
+        lines = [line for line in stdout.splitlines() if line.startswith("pulumi ")]
+        assert replay(lines, mocks, config) == 3 + 12 * 6
+        assert mocks.states["dev"] == {}  # nothing left behind: `pulumi stack rm dev` is safe
+        (out / shards.STACKS_DIR / shards.PENDING_MOVES).unlink()
+        emu.clear_request_log()
+        for stack in _stacks(out):
+            steps = mocks.up(out, stack, config[stack])
+            assert steps and {step for _, step in steps} == {"same"}, (stack, steps)
+        assert emu.request_log() == []
+        # Split once: the folder is sharded now.
+        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev", "--quiet")
+        assert rc == 2 and "already sharded" in stderr
+    finally:
+        host.close()

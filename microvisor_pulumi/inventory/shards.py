@@ -198,12 +198,13 @@ def load_stack(stack: str, folder: str | Path) -> StackData:
 
 @dataclass(frozen=True)
 class Move:
-    """A device whose resources go from one stack's state to another's."""
+    """What leaves one stack's state for another's: a device's resources, or the account's."""
 
-    sid: str
+    owner: str  # a device SID, or ACCOUNT_STACK for the account-level items
     source: str
     dest: str
     resources: tuple[tuple[str, str], ...]  # (type token, resource name) in the source stack
+    secrets: tuple[str, ...] = ()  # the stack config names its Secrets read their values from
 
 
 def assign(
@@ -260,34 +261,62 @@ def moves_between(old: Mapping[str, StackData], new: Mapping[str, list[str]]) ->
         for sid, device in data.devices.items():
             dest = next((shard for shard, sids in new.items() if sid in sids), None)
             if dest is not None and dest != name:
-                moves.append(Move(sid, name, dest, _device_resources(sid, device)))
-    return tuple(sorted(moves, key=lambda m: (m.source, m.dest, m.sid)))
+                secrets = tuple(device.get("secrets", {}).values())
+                moves.append(Move(sid, name, dest, _device_resources(sid, device), secrets))
+    return tuple(sorted(moves, key=lambda m: (m.source, m.dest, m.owner)))
+
+
+def split_moves(stacks: Mapping[str, StackData], source: str) -> tuple[Move, ...]:
+    """Everything of one stack that held the whole account, to the stacks of the sharded layout.
+
+    The resource names are those the single-stack program gives (``account/<key>``,
+    ``<SID>/<key>``), so the same URNs carry over. What the inventory finds but the old stack
+    never deployed is simply not there: `pulumi state move` warns and moves the rest.
+    """
+    account = stacks[ACCOUNT_STACK]
+    resources = [(TYPE_TOKENS["AccountConfig"], f"account/{key}") for key in account.account_configs]
+    resources += [(TYPE_TOKENS["AccountSecret"], f"account/{key}") for key in account.account_secrets]
+    moves = [
+        Move(ACCOUNT_STACK, source, ACCOUNT_STACK, tuple(resources), tuple(account.account_secrets.values()))
+    ]
+    for name, data in stacks.items():
+        for sid, device in data.devices.items():
+            secrets = tuple(device["secrets"].values())
+            moves.append(Move(sid, source, name, _device_resources(sid, device), secrets))
+    return tuple(moves)
 
 
 def urn(stack: str, project: str, type_token: str, name: str) -> str:
     return f"urn:pulumi:{stack}::{project}::{type_token}::{name}"
 
 
-def move_commands(
-    moves: Sequence[Move],
-    project: str,
-    secret_names: Mapping[str, Sequence[str]],
-    new_stacks: Iterable[str] = (),
-) -> list[str]:
-    """The commands that carry moved devices over: new stacks, their secrets' config, their resources.
+#: URNs per `pulumi state move`: one command per pair of stacks, cut to stay far below the
+#: system's limit on a command line (a URN of ours is about 120 bytes).
+URNS_PER_COMMAND = 500
+
+
+def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str] = ()) -> list[str]:
+    """The commands that carry ``moves`` over: new stacks, the Secrets' config, the resources.
 
     ``pulumi state move`` (CLI 3.124+) rewrites both stacks' state and calls no provider, so Twilio
-    is not touched; its destination must exist (``pulumi stack init`` for a shard new to this
-    re-shard), and a moved Secret reads its value from the destination stack's config, copied
-    first with ``pulumi config cp``. One ``state move`` per device keeps each command short.
+    is not touched; its destination must exist (``pulumi stack init`` for a stack new to this
+    layout), and a moved Secret reads its value from the destination stack's config, copied first
+    with ``pulumi config cp``. A URN missing from the source only draws a warning.
     """
     lines = [f"pulumi stack init {name}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
+    pairs: dict[tuple[str, str], list[Move]] = {}
     for move in moves:
-        for name in secret_names.get(move.sid, ()):
-            lines.append(f"pulumi config cp --stack {move.source} --dest {move.dest} {shlex.quote(name)}")
-        if move.resources:
-            urns = " ".join(shlex.quote(urn(move.source, project, t, n)) for t, n in move.resources)
-            lines.append(f"pulumi state move --source {move.source} --dest {move.dest} --yes {urns}")
+        pairs.setdefault((move.source, move.dest), []).append(move)
+    for (source, dest), group in pairs.items():
+        for move in group:
+            lines += [
+                f"pulumi config cp --stack {source} --dest {dest} {shlex.quote(name)}"
+                for name in move.secrets
+            ]
+        urns = [shlex.quote(urn(source, project, t, n)) for move in group for t, n in move.resources]
+        for start in range(0, len(urns), URNS_PER_COMMAND):
+            chunk = " ".join(urns[start : start + URNS_PER_COMMAND])
+            lines.append(f"pulumi state move --source {source} --dest {dest} --yes {chunk}")
     return lines
 
 
@@ -505,6 +534,7 @@ def write_sharded_project(
     devices_per_stack: int,
     *,
     reshard: bool = False,
+    split_stack: str | None = None,
     api_key: str | None = None,
     force: bool = False,
     ci_max_parallel: int = 4,
@@ -513,7 +543,9 @@ def write_sharded_project(
     """Write (or update) the sharded project in ``out``, keeping every device in its shard.
 
     A folder that already has ``stacks/`` is the same project run again: its stack files are the
-    assignment read back. A folder with other project files is refused unless ``force``.
+    assignment read back. A folder with other project files is refused unless ``force``, or unless
+    ``split_stack`` names the one stack its program deployed: then the program is replaced and
+    everything that stack holds is moved to the new stacks.
     """
     stacks_dir = out / STACKS_DIR
     old = read_stacks(out) if stacks_dir.is_dir() else {}
@@ -526,7 +558,9 @@ def write_sharded_project(
             f"{out} holds the stacks of account {next(iter(old.values())).account_sid}, "
             f"not {inv.account_sid}: choose another --out"
         )
-    if not old and not force:
+    if split_stack is not None and old:
+        raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+    if not old and not force and split_stack is None:
         taken = [n for n in ("Pulumi.yaml", "__main__.py", render.SECRETS_FILE) if (out / n).exists()]
         if taken:
             raise FileExistsError(
@@ -536,11 +570,11 @@ def write_sharded_project(
     shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
     secret_names = {(e.device_sid, e.key): e.config_name for e in render.secret_entries(inv)}
     stacks = stack_data(inv, shards, secret_names)
-    moves = moves_between(old, shards) if reshard else ()
-    by_device: dict[str, list[str]] = {}
-    for m in moves:
-        by_device[m.sid] = list(old[m.source].devices[m.sid].get("secrets", {}).values())
-    commands = tuple(move_commands(moves, project, by_device, set(shards) - set(old)))
+    if split_stack is not None:
+        moves = split_moves(stacks, split_stack)
+    else:
+        moves = moves_between(old, shards) if reshard else ()
+    commands = tuple(move_commands(moves, project, set(stacks) - set(old)))
     workflow = render_workflow(list(stacks), ci_max_parallel, max_concurrency)
 
     files: dict[str, str] = {
@@ -554,7 +588,7 @@ def write_sharded_project(
     }
     if commands:
         files[MOVE_SCRIPT] = render_move_script(commands)
-        pending = [{"sid": m.sid, "source": m.source, "dest": m.dest} for m in moves]
+        pending = [{"owner": m.owner, "source": m.source, "dest": m.dest} for m in moves]
         files[f"{STACKS_DIR}/{PENDING_MOVES}"] = json.dumps({"moves": pending}, indent=2) + "\n"
     written = {}
     for name, text in files.items():
@@ -589,6 +623,12 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
         help="re-balance the shards to --devices-per-stack, writing the `pulumi state move` commands",
     )
     group.add_argument(
+        "--split-stack",
+        metavar="STACK",
+        help="the one stack that deployed this folder's single-stack program: replace the program "
+        "with the sharded layout and write the `pulumi state move` commands out of that stack",
+    )
+    group.add_argument(
         "--ci-max-parallel",
         type=int,
         default=4,
@@ -605,9 +645,21 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
 def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
     """The sharding flags and folder, checked before the account is read (which can take minutes)."""
     if args.devices_per_stack is None:
-        if args.reshard:
-            raise ShardError("--reshard needs --devices-per-stack (the shard size to re-balance to)")
+        if args.reshard or args.split_stack:
+            flag = "--reshard" if args.reshard else "--split-stack"
+            raise ShardError(f"{flag} needs --devices-per-stack (the shard size)")
         return
+    if args.split_stack is not None:
+        if args.reshard:
+            raise ShardError("--split-stack and --reshard do not go together: split first, re-shard later")
+        if args.split_stack == ACCOUNT_STACK or _SHARD_RE.fullmatch(args.split_stack):
+            raise ShardError(
+                f"--split-stack {args.split_stack}: that name is one of the sharded layout's own stacks"
+            )
+        if (out / STACKS_DIR).is_dir():
+            raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+        if not (out / "__main__.py").exists():
+            raise ShardError(f"--split-stack: {out} holds no program whose stack could be split")
     for flag, value in (
         ("--devices-per-stack", args.devices_per_stack),
         ("--ci-max-parallel", args.ci_max_parallel),
@@ -638,6 +690,7 @@ def report_sharded(
         project,
         args.devices_per_stack,
         reshard=args.reshard,
+        split_stack=args.split_stack,
         api_key=api_key,
         force=args.force,
         ci_max_parallel=args.ci_max_parallel,
@@ -652,9 +705,14 @@ def report_sharded(
         stderr,
     )
     if written.moves:
+        what = (
+            f"Splitting stack {args.split_stack} moves everything it holds"
+            if args.split_stack
+            else f"Re-sharding moved {len(written.moves)} devices"
+        )
         say(
-            f"Re-sharding moved {len(written.moves)} devices. Before any `pulumi up`, carry their "
-            f"resources over (also in {written.files[MOVE_SCRIPT]}; nothing here calls Twilio):"
+            f"{what}. Before any `pulumi up`, carry the resources over (also in "
+            f"{written.files[MOVE_SCRIPT]}; nothing here calls Twilio):"
         )
         say("\n".join(written.move_commands))
     elif args.reshard:

@@ -433,9 +433,11 @@ def render_move_script(commands: Sequence[str]) -> str:
         "\n".join(
             [
                 "#!/bin/sh",
-                "# Written by `microvisor-pulumi inventory --reshard`: moves the re-sharded devices'",
+                "# Written by `microvisor-pulumi inventory` (--reshard or --split-stack): moves",
                 "# resources between stacks. Nothing here calls Twilio. Run it from the project folder",
-                "# before any `pulumi up`; it removes stacks/pending-moves.json when every move succeeded.",
+                "# before any `pulumi up`; it removes stacks/pending-moves.json when every command",
+                "# succeeded. It stops at the first failure: the commands above it are done, so run",
+                "# the rest by hand.",
                 "set -e",
                 *commands,
                 f"rm {STACKS_DIR}/{PENDING_MOVES}",

@@ -329,18 +329,22 @@ def run(devices: int, per_stack: int) -> list[Table]:
     cost_rows = []
     for n in (100, 300, 500, 1_000, 2_000, 5_000, 10_000, 50_000):
         written = first_up_bytes(n, avg, base)
-        cost_rows.append([f"{n:,}", f"{math.ceil(n / 6):,}", human(n * avg), f"{2 * n:,}", human(written)])
+        final = base + n * avg
+        cost_rows.append([f"{n:,}", f"{math.ceil(n / 6):,}", human(final), f"{2 * n:,}", human(written),
+                          human(final), human(2 * n * avg)])  # fmt: skip
     cost = Table(
-        "First `up` on the file backend (bytes written)",
-        ["resources in the stack", "demo devices", "final checkpoint", "whole-file saves", "bytes written"],
+        "First `up` of one stack: bytes written",
+        ["resources in the stack", "demo devices", "final checkpoint", "whole-file saves",
+         "file backend", "with PULUMI_SKIP_CHECKPOINTS", "Pulumi Cloud journal (estimate)"],
         cost_rows,
         [
-            f"{avg:.0f} bytes per resource (this fleet's average, dynamic face); two saves of the whole file "
-            "per creating step, each after copying the old file to .bak (not counted).",
-            "PULUMI_SKIP_CHECKPOINTS=true: one save at the end; Pulumi Cloud (CLI 3.225+): one small "
-            "journal entry per step.",
+            f"{avg:.0f} bytes per resource (this fleet's average, dynamic face). File backend: two saves of "
+            "the whole file per creating step, each after copying the old file to .bak (not counted).",
+            "PULUMI_SKIP_CHECKPOINTS=true: one save at the end. Pulumi Cloud (CLI 3.225+): a begin entry "
+            "(the operation, with the resource's state) and a success entry (its state) per step "
+            "(apitype.JournalEntry), counted here as one resource each.",
         ],
-    )
+    )  # fmt: skip
     return [kinds, deploy, cost]
 
 

@@ -477,8 +477,8 @@ on:
   push:
     branches: [main]
 
-# One run at a time: two runs of one stack would queue on its lock anyway, and a later run
-# should see what the earlier one did.
+# One run at a time: a second `up` of a stack while one runs fails on the stack's lock
+# ("another update is currently in progress"), and a later run should see what the earlier did.
 concurrency:
   group: pulumi-shards
   cancel-in-progress: false

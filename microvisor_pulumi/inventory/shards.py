@@ -14,6 +14,7 @@ need no memory but gives uneven shards and moves most devices whenever the shard
 With the files as the one record, a re-run keeps every device where it was, puts new devices in
 the shards that have room (then in new shards), and only ``--reshard`` moves anything, printing
 the ``pulumi state move`` lines that carry the moved resources over without touching Twilio.
+``--split-stack`` does the same for a project that so far deployed everything from one stack.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from microvisor_pulumi.inventory import Inventory, render
 ACCOUNT_STACK = "account"
 SHARD_PREFIX = "shard-"
 STACKS_DIR = "stacks"
-#: Written by ``--reshard`` and removed by the move script once every move succeeded: while it
-#: exists the program refuses to run, because a stack `up` before its moves would delete from
-#: Twilio the items its devices just left.
+#: Written by ``--reshard`` and ``--split-stack``, removed by the move script once every move
+#: succeeded: while it exists the program refuses to run, because a stack `up` before its moves
+#: would delete from Twilio the items its devices just left.
 PENDING_MOVES = "pending-moves.json"
 MOVE_SCRIPT = "move-resources.sh"
 WORKFLOW = ".github/workflows/pulumi-shards.yml"
@@ -256,10 +257,11 @@ def _device_resources(sid: str, device: Mapping[str, Any]) -> tuple[tuple[str, s
 
 def moves_between(old: Mapping[str, StackData], new: Mapping[str, list[str]]) -> tuple[Move, ...]:
     """Devices whose shard changed, with the resources their old stack declared (and so holds)."""
+    owner = {sid: shard for shard, sids in new.items() for sid in sids}
     moves = []
     for name, data in old.items():
         for sid, device in data.devices.items():
-            dest = next((shard for shard, sids in new.items() if sid in sids), None)
+            dest = owner.get(sid)
             if dest is not None and dest != name:
                 secrets = tuple(device.get("secrets", {}).values())
                 moves.append(Move(sid, name, dest, _device_resources(sid, device), secrets))
@@ -270,8 +272,10 @@ def split_moves(stacks: Mapping[str, StackData], source: str) -> tuple[Move, ...
     """Everything of one stack that held the whole account, to the stacks of the sharded layout.
 
     The resource names are those the single-stack program gives (``account/<key>``,
-    ``<SID>/<key>``), so the same URNs carry over. What the inventory finds but the old stack
-    never deployed is simply not there: `pulumi state move` warns and moves the rest.
+    ``<SID>/<key>``), so the same URNs carry over. The moves are computed from this inventory, so
+    the old stack should hold exactly what the account has (README: run the plain inventory and
+    `up` first): `pulumi state move` only warns about a URN it lacks, but `pulumi config cp` of a
+    Secret it never had fails.
     """
     account = stacks[ACCOUNT_STACK]
     resources = [(TYPE_TOKENS["AccountConfig"], f"account/{key}") for key in account.account_configs]

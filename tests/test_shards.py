@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,21 +92,27 @@ def _up_all(
     return steps, emu.request_log()
 
 
-@pytest.fixture(scope="module")
-def deployed(spec_validator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@contextmanager
+def _deployed_fleet(spec_validator: Any, folder: Path) -> Iterator[dict[str, Any]]:
+    """A seeded fleet inventoried into shards, every stack deployed twice through the real host."""
     devices = fleet_devices(FLEET)
     emu = Emulator(devices=devices, observer=spec_validator.observe).start()
     seed_fleet(emu.store, devices)
-    out = tmp_path_factory.mktemp("shards") / "fleet"
-    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
-    assert rc == 0, stderr
-    emu.observer = None  # the inventory's reads were checked; the providers' writes have their own tests
-    host = ProviderHost()
-    host.configure(
-        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
-    )
-    mocks = ShardMocks(host)
+    out = folder / "fleet"
+    host = None
     try:
+        rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
+        assert rc == 0, stderr
+        emu.observer = None  # the inventory's reads were checked; the providers' writes have their own tests
+        host = ProviderHost()
+        host.configure(
+            {
+                "twilio:accountSid": emu.account_sid,
+                "twilio:authToken": emu.auth_token,
+                "twilio:endpoint": emu.url,
+            }
+        )
+        mocks = ShardMocks(host)
         first, first_log = _up_all(mocks, emu, out)
         second, second_log = _up_all(mocks, emu, out)
         yield {
@@ -121,8 +128,23 @@ def deployed(spec_validator: Any, tmp_path_factory: pytest.TempPathFactory) -> I
             "host": host,
         }
     finally:
-        host.close()
+        if host is not None:
+            host.close()
         emu.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(spec_validator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Shared by the tests below, which leave it as they found it (they change copies)."""
+    with _deployed_fleet(spec_validator, tmp_path_factory.mktemp("shards")) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def grown(spec_validator: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A fleet of its own, for the test that adds devices to it."""
+    with _deployed_fleet(spec_validator, tmp_path) as fleet:
+        yield fleet
 
 
 def _owners(folder: Path) -> dict[str, str]:
@@ -166,8 +188,8 @@ def test_second_up_of_every_stack_makes_no_call(deployed):
         assert {step for _, step in steps} == {"same"}
 
 
-def test_rerun_after_adding_devices_moves_none_of_the_old_ones(deployed):
-    emu, out, mocks = deployed["emu"], deployed["out"], deployed["mocks"]
+def test_rerun_after_adding_devices_moves_none_of_the_old_ones(grown):
+    emu, out, mocks = grown["emu"], grown["out"], grown["mocks"]
     before = _owners(out)
     _add_devices(emu, FLEET + 1, FLEET + ADDED)
     rc, _, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))

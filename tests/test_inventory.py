@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 import runpy
 import subprocess
@@ -672,6 +673,41 @@ def test_items_the_provider_refuses_are_left_out_and_the_rest_deploys(make_emula
     after = snapshot(emu)
     assert after["configs"] == before["configs"]
     assert set(after["secrets"][None]) == set(before["secrets"][None])
+
+
+def test_a_sharded_layout_leaves_out_the_same_items_and_warns(make_emulator, tmp_path):
+    # The sharded layout writes data files instead of one program: the refused items must be left
+    # out of every stack file and named on stderr all the same (even with --quiet).
+    emu, _ = _odd_fleet(make_emulator)
+    out = tmp_path / "sharded"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    refused = {
+        *REFUSED_ACCOUNT_CONFIGS,
+        *REFUSED_ACCOUNT_SECRETS,
+        *REFUSED_DEVICE_CONFIGS,
+        *REFUSED_DEVICE_SECRETS,
+    }
+    assert f"left out {len(refused)} items" in stderr.split("warning:", 1)[1]
+    written = [json.loads(p.read_text()) for p in (out / "stacks").glob("*.json")]
+    assert written, "no stack file was written"
+    keys: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("key"), str):
+                keys.add(node["key"])
+            keys.update(k for k in node if isinstance(k, str))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    for data in written:
+        collect(data)
+    assert "fine" in keys  # the collection sees the kept items, so it would see the refused ones
+    assert not keys & refused
 
 
 class _HostileProxy:

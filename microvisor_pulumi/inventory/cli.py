@@ -24,6 +24,7 @@ from typing import TextIO
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
 from microvisor_pulumi.inventory.screen import sid_problem
+from microvisor_pulumi.inventory.shards import add_shard_arguments, check_shard_arguments, report_sharded
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="print nothing but errors and the items left out"
     )
+    add_shard_arguments(parser)
     return parser
 
 
@@ -162,6 +164,21 @@ def write_project(
     return written
 
 
+def warn_left_out(inv: Inventory, where: str, stderr: TextIO) -> None:
+    """Name every item the provider's check refuses, even with --quiet: what is not managed must not
+    go unnoticed. Escaped like the program's comments, so remote text cannot move the cursor or
+    rewrite the terminal either."""
+    if not inv.skipped:
+        return
+    lines = render.skipped_lines(inv)
+    print(
+        f"microvisor-pulumi inventory: warning: left out {len(lines)} items that the provider's check "
+        f"refuses ({where}); everything else is in the program:",
+        file=stderr,
+    )
+    print("\n".join(f"  {line}" for line in lines), file=stderr)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -181,6 +198,7 @@ def main(
             print(text, file=stream)
 
     try:
+        check_shard_arguments(args, out)  # before any request: a bad flag costs no account read
         project = _project_name(args, out)
         settings = resolve_settings(args, os.environ if environ is None else environ, stdin, stderr)
         settings.basic_auth()  # missing credentials: say so before any request
@@ -191,6 +209,11 @@ def main(
         with TwilioClient(settings) as client:
             progress = StderrCounter(stderr) if not args.quiet else None
             inv = read_inventory(client, client.account_sid, progress, workers=args.workers)
+        if args.devices_per_stack is not None:
+            # The sharded layout: one project, a stack per shard (see inventory/shards.py).
+            status = report_sharded(inv, out, project, args, settings.api_key, say, stderr)
+            warn_left_out(inv, "in no stack file", stderr)
+            return status
         written = write_project(inv, out, project, args.layout, api_key=settings.api_key, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"microvisor-pulumi inventory: {err}", file=stderr)
@@ -208,14 +231,5 @@ def main(
     )
     say(f"Before the first `pulumi up`, set the secrets (also in {written[render.SECRETS_FILE]}):")
     say("\n".join(render.secret_commands(inv, settings.api_key)))
-    if inv.skipped:
-        # Even with --quiet: what is not managed must not go unnoticed. Escaped like the program's
-        # comments, so remote text cannot move the cursor or rewrite the terminal either.
-        lines = render.skipped_lines(inv)
-        print(
-            f"microvisor-pulumi inventory: warning: left out {len(lines)} items that the provider's check "
-            f"refuses (listed as comments in {written['__main__.py']}); everything else is in the program:",
-            file=stderr,
-        )
-        print("\n".join(f"  {line}" for line in lines), file=stderr)
+    warn_left_out(inv, f"listed as comments in {written['__main__.py']}", stderr)
     return 0

@@ -1,0 +1,728 @@
+"""The sharded layout of an inventory: one Pulumi project, several stacks, each owning its own devices.
+
+One stack of 50,000 resources is more than Pulumi carries well (every changing step rewrites the
+whole checkpoint twice; see README "Very large fleets"), so ``inventory --devices-per-stack N``
+writes one project whose stacks split the fleet: ``account`` holds the account-level Configs and
+Secrets, and ``shard-000``, ``shard-001``... hold at most N devices each, every device in exactly
+one of them. The stacks run side by side under an engine that already exists (the CI matrix this
+module writes, Pulumi Deployments, the Automation API), never a scheduler of ours.
+
+Where the assignment is remembered: in the stack files themselves (``stacks/<stack>.json``), which
+the project commits and the program reads. A separate ``device -> shard`` map would be a second
+copy of the same fact that could disagree with what each stack declares; a hash of the SID would
+need no memory but gives uneven shards and moves most devices whenever the shard count changes.
+With the files as the one record, a re-run keeps every device where it was, puts new devices in
+the shards that have room (then in new shards), and only ``--reshard`` moves anything, printing
+the ``pulumi state move`` lines that carry the moved resources over without touching Twilio.
+``--split-stack`` does the same for a project that so far deployed everything from one stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from microvisor_pulumi._version import __version__
+from microvisor_pulumi.inventory import Inventory, render
+
+ACCOUNT_STACK = "account"
+SHARD_PREFIX = "shard-"
+STACKS_DIR = "stacks"
+#: Written by ``--reshard`` and ``--split-stack``, removed by the move script once every move
+#: succeeded: while it exists the program refuses to run, because a stack `up` before its moves
+#: would delete from Twilio the items its devices just left.
+PENDING_MOVES = "pending-moves.json"
+MOVE_SCRIPT = "move-resources.sh"
+WORKFLOW = ".github/workflows/pulumi-shards.yml"
+#: GitHub Actions runs at most 256 jobs from one matrix.
+MAX_MATRIX_JOBS = 256
+FORMAT = 1
+#: The dynamic resources' type tokens: what `pulumi state move` addresses them by.
+TYPE_TOKENS = {
+    "AccountConfig": "pulumi-python:dynamic/microvisor:AccountConfig",
+    "AccountSecret": "pulumi-python:dynamic/microvisor:AccountSecret",
+    "DeviceConfig": "pulumi-python:dynamic/microvisor:DeviceConfig",
+    "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
+}
+_SHARD_RE = re.compile(rf"{SHARD_PREFIX}(\d{{3,}})")
+
+
+class ShardError(ValueError):
+    """A stack layout that would let two stacks own one device, or that does not fit together."""
+
+
+def shard_name(index: int) -> str:
+    return f"{SHARD_PREFIX}{index:03d}"
+
+
+def _shard_index(name: str) -> int:
+    match = _SHARD_RE.fullmatch(name)
+    if not match:
+        raise ShardError(f"stack file {name!r}: shard stacks are named {SHARD_PREFIX}NNN")
+    return int(match.group(1))
+
+
+# -- the stack files: reading them back, and the one-owner rule -------------------------------------
+
+
+@dataclass(frozen=True)
+class StackData:
+    """What one stack declares: account items (the ``account`` stack) or devices (a shard)."""
+
+    name: str
+    account_sid: str
+    account_configs: dict[str, str] = field(default_factory=dict)
+    account_secrets: dict[str, str] = field(default_factory=dict)  # key -> stack config name
+    #: SID -> {"name": unique name or None, "configs": {key: value}, "secrets": {key: config name}}
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        body: dict[str, Any] = {"format": FORMAT, "stack": self.name, "accountSid": self.account_sid}
+        if self.name == ACCOUNT_STACK:
+            body["accountConfigs"] = self.account_configs
+            body["accountSecrets"] = self.account_secrets
+        else:
+            body["devices"] = self.devices
+        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys without a word: a device pasted twice into one
+    # file, or one key twice in a device, must be refused like a device listed by two files.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ShardError(f"{key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _strings(value: Any, what: str, path: Path) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ShardError(f"{path}: {what} must be an object of strings")
+    return value
+
+
+def _parse(path: Path) -> StackData:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
+    except ShardError as err:
+        raise ShardError(f"{path}: {err}") from None
+    except (OSError, ValueError) as err:
+        raise ShardError(f"{path}: not a readable stack file ({err})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise ShardError(f"{path}: not a stack file of format {FORMAT}")
+    name = path.name[: -len(".json")]
+    if body.get("stack") != name:
+        raise ShardError(f"{path}: says it is stack {body.get('stack')!r}, but its file name says {name!r}")
+    if not isinstance(body.get("accountSid"), str):
+        raise ShardError(f"{path}: 'accountSid' is missing")
+    if name == ACCOUNT_STACK:
+        if "devices" in body:
+            raise ShardError(f"{path}: the account stack owns no devices; move them to a shard")
+        configs = _strings(body.get("accountConfigs"), "'accountConfigs'", path)
+        secrets = _strings(body.get("accountSecrets"), "'accountSecrets'", path)
+        return StackData(name, body["accountSid"], configs, secrets)
+    _shard_index(name)
+    if "accountConfigs" in body or "accountSecrets" in body:
+        raise ShardError(f"{path}: account-level items belong to stacks/{ACCOUNT_STACK}.json only")
+    devices = body.get("devices")
+    if not isinstance(devices, dict):
+        raise ShardError(f"{path}: 'devices' must be an object of device SID -> items")
+    for sid, device in devices.items():
+        if not isinstance(device, dict):
+            raise ShardError(f"{path}: device {sid} must be an object with 'configs' and 'secrets'")
+        _strings(device.get("configs"), f"device {sid}'s 'configs'", path)
+        _strings(device.get("secrets"), f"device {sid}'s 'secrets'", path)
+    return StackData(name, body["accountSid"], devices=devices)
+
+
+def read_stacks(folder: Path) -> dict[str, StackData]:
+    """Every stack file of a sharded project, checked so that no device has two owners.
+
+    Raises :class:`ShardError` naming the device and both stacks when shard lists overlap, naming
+    the file when it lists a device (or a key) twice, and when the files name different accounts.
+    """
+    stacks_dir = folder / STACKS_DIR
+    stacks: dict[str, StackData] = {}
+    for path in sorted(stacks_dir.glob("*.json")):
+        if path.name == PENDING_MOVES:
+            continue
+        data = _parse(path)
+        stacks[data.name] = data
+    owner: dict[str, str] = {}
+    accounts = {data.account_sid for data in stacks.values()}
+    if len(accounts) > 1:
+        raise ShardError(f"{stacks_dir}: stack files name different accounts: {', '.join(sorted(accounts))}")
+    for data in stacks.values():
+        for sid in data.devices:
+            if sid in owner:
+                raise ShardError(
+                    f"device {sid} is listed by both stacks/{owner[sid]}.json and stacks/{data.name}.json: "
+                    "one device, one owner. Remove it from one of them (and `pulumi state move` its "
+                    "resources if that stack already deployed them)."
+                )
+            owner[sid] = data.name
+    return stacks
+
+
+def load_stack(stack: str, folder: str | Path) -> StackData:
+    """What the generated program calls: the stack's own data, after every check on the whole layout.
+
+    Refuses to run while moves are pending, for a stack with no file (a mistyped ``-s`` would
+    otherwise declare nothing, and `pulumi up` would delete every item the stack owns), and when
+    any two stacks list the same device.
+    """
+    root = Path(folder)
+    pending = root / STACKS_DIR / PENDING_MOVES
+    if pending.exists():
+        raise ShardError(
+            f"{pending} exists: devices were re-sharded and their resources not yet moved. Run "
+            f"{MOVE_SCRIPT} (it runs `pulumi state move` and removes that file) before any `pulumi up`."
+        )
+    stacks = read_stacks(root)
+    if stack not in stacks:
+        known = ", ".join(stacks) or "(none)"
+        raise ShardError(f"stack {stack!r} has no stacks/{stack}.json; this project's stacks are: {known}")
+    return stacks[stack]
+
+
+# -- assignment ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    """What leaves one stack's state for another's: a device's resources, or the account's."""
+
+    owner: str  # a device SID, or ACCOUNT_STACK for the account-level items
+    source: str
+    dest: str
+    resources: tuple[tuple[str, str], ...]  # (type token, resource name) in the source stack
+    secrets: tuple[str, ...] = ()  # the stack config names its Secrets read their values from
+
+
+def assign(
+    device_sids: Iterable[str],
+    previous: Mapping[str, Sequence[str]],
+    devices_per_stack: int,
+    *,
+    reshard: bool = False,
+) -> dict[str, list[str]]:
+    """Shard -> devices. Without ``reshard`` a device in ``previous`` stays in its shard.
+
+    New devices (by SID, which never changes, unlike a unique name) go to the lowest-numbered shards
+    with room, then to new shards. With ``reshard``, the fleet needs ``ceil(devices / N)`` shards:
+    shards past that are emptied, each kept shard keeps up to N of its devices, and the rest fill
+    the kept shards' room, so a re-shard moves as few devices as it can. Shards are never renamed
+    or dropped: an emptied shard keeps its (empty) file until its stack is removed by hand.
+    """
+    if devices_per_stack < 1:
+        raise ShardError(f"--devices-per-stack must be at least 1, got {devices_per_stack}")
+    present = set(device_sids)
+    shards = {name: sorted(sid for sid in sids if sid in present) for name, sids in previous.items()}
+    placed = {sid for sids in shards.values() for sid in sids}
+    pool = sorted(present - placed)
+    if reshard:
+        wanted = max(1, math.ceil(len(present) / devices_per_stack))
+        for name in sorted(shards, key=_shard_index):
+            keep = devices_per_stack if _shard_index(name) < wanted else 0
+            pool += shards[name][keep:]
+            shards[name] = shards[name][:keep]
+        pool.sort()
+    index = 0
+    while pool:
+        name = shard_name(index)
+        current = shards.setdefault(name, [])
+        room = devices_per_stack - len(current)
+        if room > 0:
+            current.extend(pool[:room])
+            current.sort()
+            pool = pool[room:]
+        index += 1
+    return dict(sorted(shards.items(), key=lambda item: _shard_index(item[0])))
+
+
+def _device_resources(sid: str, device: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    configs = [(TYPE_TOKENS["DeviceConfig"], f"{sid}/{key}") for key in device.get("configs", {})]
+    secrets = [(TYPE_TOKENS["DeviceSecret"], f"{sid}/{key}") for key in device.get("secrets", {})]
+    return tuple(configs + secrets)
+
+
+def moves_between(old: Mapping[str, StackData], new: Mapping[str, list[str]]) -> tuple[Move, ...]:
+    """Devices whose shard changed, with the resources their old stack declared (and so holds)."""
+    owner = {sid: shard for shard, sids in new.items() for sid in sids}
+    moves = []
+    for name, data in old.items():
+        for sid, device in data.devices.items():
+            dest = owner.get(sid)
+            if dest is not None and dest != name:
+                secrets = tuple(device.get("secrets", {}).values())
+                moves.append(Move(sid, name, dest, _device_resources(sid, device), secrets))
+    return tuple(sorted(moves, key=lambda m: (m.source, m.dest, m.owner)))
+
+
+def split_moves(stacks: Mapping[str, StackData], source: str) -> tuple[Move, ...]:
+    """Everything of one stack that held the whole account, to the stacks of the sharded layout.
+
+    The resource names are those the single-stack program gives (``account/<key>``,
+    ``<SID>/<key>``), so the same URNs carry over. The moves are computed from this inventory, so
+    the old stack should hold exactly what the account has (README: run the plain inventory and
+    `up` first): `pulumi state move` only warns about a URN it lacks, but `pulumi config cp` of a
+    Secret it never had fails.
+    """
+    account = stacks[ACCOUNT_STACK]
+    resources = [(TYPE_TOKENS["AccountConfig"], f"account/{key}") for key in account.account_configs]
+    resources += [(TYPE_TOKENS["AccountSecret"], f"account/{key}") for key in account.account_secrets]
+    moves = [
+        Move(ACCOUNT_STACK, source, ACCOUNT_STACK, tuple(resources), tuple(account.account_secrets.values()))
+    ]
+    for name, data in stacks.items():
+        for sid, device in data.devices.items():
+            secrets = tuple(device["secrets"].values())
+            moves.append(Move(sid, source, name, _device_resources(sid, device), secrets))
+    return tuple(moves)
+
+
+def urn(stack: str, project: str, type_token: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::{project}::{type_token}::{name}"
+
+
+#: URNs per `pulumi state move`: one command per pair of stacks, cut to stay far below the
+#: system's limit on a command line (a URN of ours is about 120 bytes).
+URNS_PER_COMMAND = 500
+
+
+def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str] = ()) -> list[str]:
+    """The commands that carry ``moves`` over: new stacks, the Secrets' config, the resources.
+
+    ``pulumi state move`` (CLI 3.124+) rewrites both stacks' state and calls no provider, so Twilio
+    is not touched; its destination must exist (``pulumi stack init`` for a stack new to this
+    layout), and a moved Secret reads its value from the destination stack's config, copied first
+    with ``pulumi config cp``. A URN missing from the source only draws a warning.
+    """
+    lines = [f"pulumi stack init {name}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
+    pairs: dict[tuple[str, str], list[Move]] = {}
+    for move in moves:
+        pairs.setdefault((move.source, move.dest), []).append(move)
+    for (source, dest), group in pairs.items():
+        for move in group:
+            lines += [
+                f"pulumi config cp --stack {source} --dest {dest} {shlex.quote(name)}"
+                for name in move.secrets
+            ]
+        urns = [shlex.quote(urn(source, project, t, n)) for move in group for t, n in move.resources]
+        for start in range(0, len(urns), URNS_PER_COMMAND):
+            chunk = " ".join(urns[start : start + URNS_PER_COMMAND])
+            lines.append(f"pulumi state move --source {source} --dest {dest} --yes {chunk}")
+    return lines
+
+
+# -- writing the project ---------------------------------------------------------------------------
+
+
+def stack_data(
+    inv: Inventory, shards: Mapping[str, Sequence[str]], secret_names: Mapping[tuple[str | None, str], str]
+) -> dict[str, StackData]:
+    """The ``account`` stack and every shard's, from the inventory and the assignment."""
+    by_sid = {d.sid: d for d in inv.devices}
+    stacks = {
+        ACCOUNT_STACK: StackData(
+            ACCOUNT_STACK,
+            inv.account_sid,
+            dict(inv.account_configs),
+            {key: secret_names[(None, key)] for key in inv.account_secrets if (None, key) in secret_names},
+        )
+    }
+    for name, sids in shards.items():
+        devices = {}
+        for sid in sids:
+            d = by_sid[sid]
+            devices[sid] = {
+                "name": d.unique_name,
+                "configs": dict(d.configs),
+                # Only Secrets that have a config name: render.secret_entries decides which the
+                # program declares (and names), for the single-stack layout and this one alike.
+                "secrets": {key: secret_names[(sid, key)] for key in d.secrets if (sid, key) in secret_names},
+            }
+        stacks[name] = StackData(name, inv.account_sid, devices=devices)
+    return stacks
+
+
+PROGRAM = '''"""Adopts the Microvisor Configs and Secrets of a Twilio account, one stack per shard.
+
+Account: {account_sid}
+Generated by `microvisor-pulumi inventory --devices-per-stack` (microvisor-pulumi {version}).
+Each stack declares what its own file in stacks/ lists: stacks/account.json the account-level
+items, stacks/shard-NNN.json its devices. The program refuses to run when two files list one
+device, or when the stack has no file. Every resource says overwrite=True: the first `pulumi up`
+takes over the item that already exists. Resources are named <device SID>/<key> and account/<key>.
+"""
+
+from pathlib import Path
+
+import pulumi
+from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
+from microvisor_pulumi.inventory.shards import load_stack
+
+config = pulumi.Config()
+stack = load_stack(pulumi.get_stack(), Path(__file__).resolve().parent)
+
+for key, value in stack.account_configs.items():
+    AccountConfig(f"account/{{key}}", key=key, value=value, overwrite=True)
+for key, secret_name in stack.account_secrets.items():
+    AccountSecret(
+        f"account/{{key}}",
+        key=key,
+        value=config.require_secret(secret_name),
+        overwrite=True,
+    )
+for sid, device in stack.devices.items():
+    for key, value in device["configs"].items():
+        DeviceConfig(
+            f"{{sid}}/{{key}}",
+            device_sid=sid,
+            key=key,
+            value=value,
+            overwrite=True,
+        )
+    for key, secret_name in device["secrets"].items():
+        DeviceSecret(
+            f"{{sid}}/{{key}}",
+            device_sid=sid,
+            key=key,
+            value=config.require_secret(secret_name),
+            overwrite=True,
+        )
+'''
+
+
+def render_program(account_sid: str) -> str:
+    return PROGRAM.format(account_sid=account_sid, version=__version__)
+
+
+def render_secrets_script(stacks: Mapping[str, StackData], api_key: str | None) -> str:
+    """``set-secrets.sh``: each stack's credentials and Secret values, each prompting for its value."""
+    lines = [
+        "#!/bin/sh",
+        "# Twilio never returns a Secret's value, so each stack reads its Secrets from its own",
+        "# config. Run these before the first `pulumi up` of each stack; each command prompts for",
+        "# the value, or pipe it in:  pulumi config set --stack S --secret NAME < file.pem",
+        "# In CI the credentials can come from TWILIO_* variables instead (see the workflow).",
+        "set -e",
+    ]
+    for name, data in stacks.items():
+        lines += ["", f"pulumi stack select --create {name}"]
+        lines.append(f"pulumi config set --stack {name} twilio:accountSid {data.account_sid}")
+        if api_key:
+            lines.append(f"pulumi config set --stack {name} twilio:apiKey {api_key}")
+            lines.append(f"pulumi config set --stack {name} --secret twilio:apiSecret")
+        else:
+            lines.append(f"pulumi config set --stack {name} --secret twilio:authToken")
+        names = list(data.account_secrets.values())
+        for device in data.devices.values():
+            names += list(device["secrets"].values())
+        lines += [f"pulumi config set --stack {name} --secret {config_name}" for config_name in names]
+    return "\n".join(lines) + "\n"
+
+
+def render_move_script(commands: Sequence[str]) -> str:
+    return (
+        "\n".join(
+            [
+                "#!/bin/sh",
+                "# Written by `microvisor-pulumi inventory` (--reshard or --split-stack): moves",
+                "# resources between stacks. Nothing here calls Twilio. Run it from the project folder",
+                "# before any `pulumi up`; it removes stacks/pending-moves.json when every command",
+                "# succeeded. It stops at the first failure: the commands above it are done, so run",
+                "# the rest by hand. If the source stacks were never deployed there is nothing to move:",
+                f"# delete {STACKS_DIR}/{PENDING_MOVES} instead.",
+                "set -e",
+                *commands,
+                f"rm {STACKS_DIR}/{PENDING_MOVES}",
+            ]
+        )
+        + "\n"
+    )
+
+
+def render_workflow(stacks: Sequence[str], max_parallel: int, max_concurrency: int) -> str:
+    """A GitHub Actions workflow: one job per stack, ``max_parallel`` at once.
+
+    What the account sees at once is ``max_parallel x max_concurrency`` requests at most: each job
+    is one `pulumi up`, whose provider host lets out at most ``twilio:maxConcurrency`` requests
+    (``TWILIO_MAX_CONCURRENCY`` here) and absorbs 429s with its own limiter.
+    """
+    if len(stacks) > MAX_MATRIX_JOBS:
+        raise ShardError(
+            f"{len(stacks)} stacks is more than the {MAX_MATRIX_JOBS} jobs GitHub Actions runs from one "
+            "matrix: choose a larger --devices-per-stack"
+        )
+    if max_parallel < 1 or max_concurrency < 1:
+        raise ShardError("--ci-max-parallel and --max-concurrency must be at least 1")
+    matrix = "\n".join(f"          - {name}" for name in stacks)
+    return f"""# Written by `microvisor-pulumi inventory --devices-per-stack` ({__version__}).
+# One job per stack; at most {max_parallel} run at once, each letting out at most {max_concurrency}
+# requests: the account sees at most {max_parallel * max_concurrency} concurrent requests from this
+# workflow.
+# Keep max-parallel x TWILIO_MAX_CONCURRENCY under the account's concurrent-request limit
+# (README "Very large fleets"). Move this file to the repository's .github/workflows/ and set
+# working-directory below if the project is not at the repository's root.
+name: pulumi up (shards)
+
+on:
+  workflow_dispatch:
+  push:
+    branches: [main]
+
+# One run at a time: a second `up` of a stack while one runs fails on the stack's lock
+# ("another update is currently in progress"), and a later run should see what the earlier did.
+concurrency:
+  group: pulumi-shards
+  cancel-in-progress: false
+
+permissions:
+  contents: read
+
+jobs:
+  up:
+    name: up ${{{{ matrix.stack }}}}
+    runs-on: ubuntu-latest
+    timeout-minutes: 120
+    strategy:
+      fail-fast: false
+      max-parallel: {max_parallel}
+      matrix:
+        stack:
+{matrix}
+    defaults:
+      run:
+        working-directory: .
+    env:
+      # Pulumi Cloud; for a bucket backend set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE instead.
+      PULUMI_ACCESS_TOKEN: ${{{{ secrets.PULUMI_ACCESS_TOKEN }}}}
+      TWILIO_ACCOUNT_SID: ${{{{ vars.TWILIO_ACCOUNT_SID }}}}
+      TWILIO_AUTH_TOKEN: ${{{{ secrets.TWILIO_AUTH_TOKEN }}}}
+      TWILIO_MAX_CONCURRENCY: "{max_concurrency}"
+      STACK: ${{{{ matrix.stack }}}}
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      # Installs the CLI only (no command given).
+      - uses: pulumi/actions@v6
+      # The program's virtualenv and plugins, before `up` starts (each job is its own machine).
+      - name: pulumi install
+        run: pulumi install
+      - name: pulumi up
+        run: pulumi up --yes --skip-preview --stack "$STACK" --parallel {max_concurrency}
+"""
+
+
+@dataclass(frozen=True)
+class Written:
+    files: dict[str, Path]
+    stacks: dict[str, StackData]
+    moves: tuple[Move, ...]
+    move_commands: tuple[str, ...]
+
+
+def write_sharded_project(
+    inv: Inventory,
+    out: Path,
+    project: str,
+    devices_per_stack: int,
+    *,
+    reshard: bool = False,
+    split_stack: str | None = None,
+    api_key: str | None = None,
+    force: bool = False,
+    ci_max_parallel: int = 4,
+    max_concurrency: int = 16,
+) -> Written:
+    """Write (or update) the sharded project in ``out``, keeping every device in its shard.
+
+    A folder that already has ``stacks/`` is the same project run again: its stack files are the
+    assignment read back. A folder with other project files is refused unless ``force``, or unless
+    ``split_stack`` names the one stack its program deployed: then the program is replaced and
+    everything that stack holds is moved to the new stacks.
+    """
+    stacks_dir = out / STACKS_DIR
+    old = read_stacks(out) if stacks_dir.is_dir() else {}
+    if (stacks_dir / PENDING_MOVES).exists():
+        raise ShardError(
+            f"{stacks_dir / PENDING_MOVES} exists: run {MOVE_SCRIPT} first, then inventory again"
+        )
+    if old and next(iter(old.values())).account_sid != inv.account_sid:
+        raise ShardError(
+            f"{out} holds the stacks of account {next(iter(old.values())).account_sid}, "
+            f"not {inv.account_sid}: choose another --out"
+        )
+    if split_stack is not None and old:
+        raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+    if not old and not force and split_stack is None:
+        taken = [n for n in ("Pulumi.yaml", "__main__.py", render.SECRETS_FILE) if (out / n).exists()]
+        if taken:
+            raise FileExistsError(
+                f"{out} already holds {', '.join(taken)}: choose another --out, or pass --force"
+            )
+    previous = {name: list(data.devices) for name, data in old.items() if name != ACCOUNT_STACK}
+    shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
+    secret_names = {(e.device_sid, e.key): e.config_name for e in render.secret_entries(inv)}
+    stacks = stack_data(inv, shards, secret_names)
+    if split_stack is not None:
+        moves = split_moves(stacks, split_stack)
+    else:
+        moves = moves_between(old, shards) if reshard else ()
+    commands = tuple(move_commands(moves, project, set(stacks) - set(old)))
+    workflow = render_workflow(list(stacks), ci_max_parallel, max_concurrency)
+
+    files: dict[str, str] = {
+        "Pulumi.yaml": render.render_pulumi_yaml(project, inv.account_sid),
+        "__main__.py": render_program(inv.account_sid),
+        "requirements.txt": render.render_requirements(),
+        "ruff.toml": render.render_ruff_toml(),
+        render.SECRETS_FILE: render_secrets_script(stacks, api_key),
+        WORKFLOW: workflow,
+        **{f"{STACKS_DIR}/{name}.json": data.to_json() for name, data in stacks.items()},
+    }
+    if commands:
+        files[MOVE_SCRIPT] = render_move_script(commands)
+        pending = [{"owner": m.owner, "source": m.source, "dest": m.dest} for m in moves]
+        files[f"{STACKS_DIR}/{PENDING_MOVES}"] = json.dumps({"moves": pending}, indent=2) + "\n"
+    written = {}
+    for name, text in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written[name] = path
+    for name in (render.SECRETS_FILE, MOVE_SCRIPT):
+        if name in written:
+            written[name].chmod(0o755)
+    return Written(written, stacks, moves, commands)
+
+
+# -- the command line (kept here so that cli.py only gains two calls) -------------------------------
+
+
+def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "sharded layout",
+        "one project with an `account` stack and shard stacks of at most N devices each, run side by "
+        "side (README: Very large fleets)",
+    )
+    group.add_argument(
+        "--devices-per-stack",
+        type=int,
+        metavar="N",
+        help="write the sharded layout; a re-run keeps every device in its shard",
+    )
+    group.add_argument(
+        "--reshard",
+        action="store_true",
+        help="re-balance the shards to --devices-per-stack, writing the `pulumi state move` commands",
+    )
+    group.add_argument(
+        "--split-stack",
+        metavar="STACK",
+        help="the one stack that deployed this folder's single-stack program: replace the program "
+        "with the sharded layout and write the `pulumi state move` commands out of that stack",
+    )
+    group.add_argument(
+        "--ci-max-parallel",
+        type=int,
+        default=4,
+        help="jobs the generated workflow runs at once (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=16,
+        help="TWILIO_MAX_CONCURRENCY of each job (default: %(default)s)",
+    )
+
+
+def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
+    """The sharding flags and folder, checked before the account is read (which can take minutes)."""
+    if args.devices_per_stack is None:
+        if args.reshard or args.split_stack:
+            flag = "--reshard" if args.reshard else "--split-stack"
+            raise ShardError(f"{flag} needs --devices-per-stack (the shard size)")
+        return
+    if args.split_stack is not None:
+        if args.reshard:
+            raise ShardError("--split-stack and --reshard do not go together: split first, re-shard later")
+        if args.split_stack == ACCOUNT_STACK or _SHARD_RE.fullmatch(args.split_stack):
+            raise ShardError(
+                f"--split-stack {args.split_stack}: that name is one of the sharded layout's own stacks"
+            )
+        if (out / STACKS_DIR).is_dir():
+            raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+        if not (out / "__main__.py").exists():
+            raise ShardError(f"--split-stack: {out} holds no program whose stack could be split")
+    for flag, value in (
+        ("--devices-per-stack", args.devices_per_stack),
+        ("--ci-max-parallel", args.ci_max_parallel),
+        ("--max-concurrency", args.max_concurrency),
+    ):
+        if value < 1:
+            raise ShardError(f"{flag} must be at least 1, got {value}")
+    pending = out / STACKS_DIR / PENDING_MOVES
+    if pending.exists():
+        raise ShardError(f"{pending} exists: run {MOVE_SCRIPT} first, then inventory again")
+    if (out / STACKS_DIR).is_dir():
+        read_stacks(out)  # an overlapping or broken layout is refused now, not after the read
+
+
+def report_sharded(
+    inv: Inventory,
+    out: Path,
+    project: str,
+    args: argparse.Namespace,
+    api_key: str | None,
+    say: Callable[..., None],
+    stderr: TextIO,
+) -> int:
+    """Write the sharded project and tell what was written, and what must be moved before any up."""
+    written = write_sharded_project(
+        inv,
+        out,
+        project,
+        args.devices_per_stack,
+        reshard=args.reshard,
+        split_stack=args.split_stack,
+        api_key=api_key,
+        force=args.force,
+        ci_max_parallel=args.ci_max_parallel,
+        max_concurrency=args.max_concurrency,
+    )
+    shards = [s for s in written.stacks.values() if s.name != ACCOUNT_STACK]
+    biggest = max((len(s.devices) for s in shards), default=0)
+    say(
+        f"Read {len(inv.devices)} devices and {inv.resource_count} items; wrote stack files for "
+        f"`{ACCOUNT_STACK}` and {len(shards)} shards of at most {biggest} devices to "
+        f"{out / STACKS_DIR}, and the CI matrix to {written.files[WORKFLOW]}.",
+        stderr,
+    )
+    if written.moves:
+        what = (
+            f"Splitting stack {args.split_stack} moves everything it holds"
+            if args.split_stack
+            else f"Re-sharding moved {len(written.moves)} devices"
+        )
+        say(
+            f"{what}. Before any `pulumi up`, carry the resources over (also in "
+            f"{written.files[MOVE_SCRIPT]}; nothing here calls Twilio):"
+        )
+        say("\n".join(written.move_commands))
+    elif args.reshard:
+        say("Re-sharding moved no device.", stderr)
+    say(f"Before the first `pulumi up` of each stack, set its secrets: {written.files[render.SECRETS_FILE]}")
+    return 0

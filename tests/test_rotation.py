@@ -228,3 +228,40 @@ def test_rotation_slots_provider_rules():
     assert not p.check({}, {"rotation": Unknown()}).failures
     assert p.diff("id", third, {"rotation": Unknown()}).changes is True
     assert p.__getstate__() == {}
+
+
+def test_rotating_api_key_has_the_index_token_and_an_alias_from_its_old_one():
+    from _mocks import EngineLikeMonitor, ProviderMocks
+
+    from microvisor_pulumi.resources.rotating_api_key import OLD_TYPE_TOKEN, TYPE_TOKEN
+
+    class Recording(EngineLikeMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            requests[request.name] = request
+            return super().RegisterResource(request)
+
+    class Echo(ProviderMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            outs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+            if args.typ.endswith("RotationSlots"):
+                outs.update(slot_a='"q1"', slot_b='"q1"', current="a")
+            return f"{args.name}-id", outs
+
+    requests: dict[str, Any] = {}
+    mocks = Echo({})
+    pulumi.runtime.set_mocks(mocks, project="fleet", stack="dev", monitor=Recording(mocks))
+
+    @pulumi.runtime.test
+    def body() -> pulumi.Output[Any]:
+        return RotatingApiKey("backend", rotation="q1").current_slot
+
+    body()
+    assert TYPE_TOKEN == "microvisor:index:RotatingApiKey"
+    component = requests["backend"]
+    assert component.type == TYPE_TOKEN
+    # The old token, same name and parent: the engine moves a stack's existing component (and with it
+    # its children, whose URNs follow) instead of deleting the keys and making new ones.
+    specs = [a.spec for a in component.aliases]
+    assert [(s.type, s.name, s.project, s.stack) for s in specs] == [(OLD_TYPE_TOKEN, "", "", "")]
+    for child in ("backend-a", "backend-b", "backend-slots"):
+        assert requests[child].parent.endswith(f"{TYPE_TOKEN}::backend")

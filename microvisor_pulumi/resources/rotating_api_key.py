@@ -31,6 +31,10 @@ from microvisor_pulumi.resources._schema import FRIENDLY_NAME_MAX, is_unknown, p
 from microvisor_pulumi.resources.api_key import ApiKey
 
 SLOTS = ("a", "b")
+TYPE_TOKEN = "microvisor:index:RotatingApiKey"
+# The token this component had before it joined DeviceProfile's scheme: stacks made then keep their
+# keys through this alias (children's URNs follow their parent's, so they move with it).
+OLD_TYPE_TOKEN = "microvisor-pulumi:twilio:RotatingApiKey"
 _REQUIRED = "RotatingApiKey: 'rotation' is required (any value, e.g. a date string '2026-04')"
 
 
@@ -194,7 +198,8 @@ class RotatingApiKey(pulumi.ComponentResource):
             raise ValueError(_REQUIRED)
         if not isinstance(rotation, pulumi.Output):
             rotation_text(rotation)  # a value that cannot be stored fails here, before anything is made
-        super().__init__("microvisor-pulumi:twilio:RotatingApiKey", resource_name, None, opts)
+        moved = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=OLD_TYPE_TOKEN)])
+        super().__init__(TYPE_TOKEN, resource_name, None, pulumi.ResourceOptions.merge(opts, moved))
         child = pulumi.ResourceOptions(parent=self)
         self.slots = RotationSlots(
             f"{resource_name}-slots",

@@ -33,7 +33,7 @@ from microvisor_pulumi._twilio import (
     TwilioError,
     backoff_delay,
 )
-from microvisor_pulumi.resources._host_threads import widen_for
+from microvisor_pulumi.resources._host_threads import gated, widen_for
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
 
 if TYPE_CHECKING:
@@ -80,6 +80,16 @@ class SchemaProvider(ResourceProvider):
     delete_first_on_replace: ClassVar[bool] = False
     # The Twilio product this kind lives in (its base URL is named in errors).
     product: ClassVar[str] = "microvisor"
+
+    # Operations that talk to Twilio: each waits its turn when twilio:maxConcurrency is below what
+    # the host serves at once (see _host_threads.operation).
+    _GATED: ClassVar[tuple[str, ...]] = ("create", "read", "update", "delete")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._GATED:
+            if name in cls.__dict__:
+                setattr(cls, name, gated(cls.__dict__[name]))
 
     # -- pickling: the class reference only, never a client or a credential --------------------
     def __getstate__(self) -> dict[str, Any]:

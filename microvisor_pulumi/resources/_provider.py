@@ -127,7 +127,7 @@ class SchemaProvider(ResourceProvider):
         """Hook: the stored form of an input (bytes become base64 text, for instance)."""
         return value
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs: dict[str, Any] = {}
         for prop in self.schema.props:
             value = plain(news.get(prop.name))
@@ -138,7 +138,7 @@ class SchemaProvider(ResourceProvider):
                 if prop.secret:
                     value = secret(value)
             inputs[prop.name] = value
-        problems = failures(self.schema, inputs)
+        problems = failures(self.schema, inputs, olds)
         return CheckResult(inputs, [CheckFailure(name, reason) for name, reason in problems])
 
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:

@@ -214,13 +214,13 @@ def test_rotation_text_is_deterministic_json():
 def test_rotation_slots_provider_rules():
     p = RotationSlotsProvider()
     created = p.create({"rotation": '"r1"'}).outs
-    assert created == {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a"}
+    assert created == {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a", "version": 2}
     assert p.diff("id", created, {"rotation": '"r1"'}).changes is False
     assert p.diff("id", created, {"rotation": '"r2"'}).changes is True
     second = p.update("id", created, {"rotation": '"r2"'}).outs
-    assert second == {"rotation": '"r2"', "slot_a": '"r1"', "slot_b": '"r2"', "current": "b"}
+    assert second == {"rotation": '"r2"', "slot_a": '"r1"', "slot_b": '"r2"', "current": "b", "version": 2}
     third = p.update("id", second, {"rotation": '"r3"'}).outs
-    assert third == {"rotation": '"r3"', "slot_a": '"r3"', "slot_b": '"r2"', "current": "a"}
+    assert third == {"rotation": '"r3"', "slot_a": '"r3"', "slot_b": '"r2"', "current": "a", "version": 2}
     read = p.read("id", {**third, "__provider": "x"})
     assert read.id == "id" and read.outs == third and read.inputs == {"rotation": '"r3"'}
     assert p.check({}, {}).failures and p.check({}, {"rotation": 5}).failures

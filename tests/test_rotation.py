@@ -265,3 +265,108 @@ def test_rotating_api_key_has_the_index_token_and_an_alias_from_its_old_one():
     assert [(s.type, s.name, s.project, s.stack) for s in specs] == [(OLD_TYPE_TOKEN, "", "", "")]
     for child in ("backend-a", "backend-b", "backend-slots"):
         assert requests[child].parent.endswith(f"{TYPE_TOKEN}::backend")
+
+
+# -- at most one key replaced per up, whatever changed or failed ------------------------------------
+
+
+def keys_made_and_deleted(emu) -> tuple[int, int]:
+    """(keys created, keys deleted) in the emulator's log since it was last cleared."""
+    creates = ("/Keys.json", "/v1/Keys")  # API v2010 (Standard keys), IAM v1 (restricted keys)
+    made = [r for r in emu.request_log() if r["method"] == "POST" and r["path"].endswith(creates)]
+    gone = [r for r in emu.request_log() if r["method"] == "DELETE" and r["status"] == 204]
+    return len(made), len(gone)
+
+
+def test_a_new_key_type_alone_is_refused_with_the_two_steps_and_touches_nothing(stack, emu):
+    first = stack.up(rotating("r1"))
+    keys = live_keys(emu)
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r1", key_type="restricted", policy=READ))
+    assert "key_type from 'standard' to 'restricted'" in str(info.value)
+    assert "together with a new 'rotation'" in str(info.value)
+    assert key_calls(emu) == [] and live_keys(emu) == keys
+    assert valid(emu, first["current"][0]) and valid(emu, first["previous"][0])
+    # Nothing moved: the same program as before is still no change.
+    again = stack.up(rotating("r1"))
+    assert again["current"][0] == first["current"][0] and key_calls(emu) == []
+
+
+def test_a_new_key_type_with_a_rotation_replaces_one_key_per_up(stack, emu):
+    first = stack.up(rotating("r1"))
+    emu.clear_request_log()
+    second = stack.up(rotating("r2", key_type="restricted", policy=READ))
+    assert keys_made_and_deleted(emu) == (1, 1), "one key replaced, not both"
+    new, kept = second["current"][0], second["previous"][0]
+    assert kept == first["current"][0] and valid(emu, kept) and valid(emu, new)
+    assert emu.store.get_key(new["sid"])["key_type"] == "restricted"
+    assert emu.store.get_key(new["sid"])["policy"] == READ
+    assert emu.store.get_key(kept["sid"])["key_type"] != "restricted"  # until its own rotation
+
+    emu.clear_request_log()
+    again = stack.up(rotating("r2", key_type="restricted", policy=READ))
+    assert again["current"][0] == new and again["previous"][0] == kept and key_calls(emu) == []
+
+    third = stack.up(rotating("r3", key_type="restricted", policy=READ))
+    assert third["previous"][0] == new and not valid(emu, kept)
+    assert {emu.store.get_key(p["sid"])["key_type"] for p in (third["current"][0], new)} == {"restricted"}
+
+
+def fail_next_key_create(emu) -> None:
+    emu.add_fault(method="POST", path=r"/Keys\.json$", times=1, status=400)
+
+
+def test_after_a_failed_rotation_the_next_value_is_refused_until_it_is_finished(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception):
+        stack.up(rotating("r2"))
+    assert valid(emu, a1) and valid(emu, b1)  # nothing made, nothing deleted
+
+    # The next value would replace slot b's key (never made for r2) and slot a's, the one consumers
+    # use: refused, before any key is touched, with the two steps.
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r3"))
+    assert "rotation 'r2'" in str(info.value) and "then with rotation 'r3'" in str(info.value)
+    assert key_calls(emu) == [] and valid(emu, a1) and valid(emu, b1)
+
+    # Step one finishes the interrupted rotation: one new key, a1 kept and now previous.
+    emu.clear_request_log()
+    second = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert second["previous"][0] == a1 and valid(emu, a1) and not valid(emu, b1)
+    b2 = second["current"][0]
+    # Step two: one new key, b2 kept.
+    emu.clear_request_log()
+    third = stack.up(rotating("r3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert third["previous"][0] == b2 and valid(emu, b2) and not valid(emu, a1)
+
+
+def test_after_a_failed_rotation_a_retry_replaces_only_the_key_that_was_not_made(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    retried = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert retried["previous"][0] == a1 and retried["current"][0]["sid"] not in (a1["sid"], b1["sid"])
+    assert valid(emu, a1) and not valid(emu, b1) and retried["current_slot"][0] == "b"
+
+
+def test_after_a_failed_rotation_going_back_changes_no_key(stack, emu):
+    first = stack.up(rotating("r1"))
+    fail_next_key_create(emu)
+    with pytest.raises(Exception):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    back = stack.up(rotating("r1"))
+    # Slot b was planned for r2 but its key is still the r1 one: it is not "rotated back" into a new key.
+    assert key_calls(emu) == []
+    assert back["current"][0] == first["current"][0] and back["previous"][0] == first["previous"][0]
+    assert back["current_slot"][0] == "a"

@@ -308,7 +308,9 @@ def test_a_program_cannot_send_the_marker_as_a_secret_value(host, emu, api, kind
     assert marker.startswith(CHANGED_OUTSIDE)
     with pytest.raises(CheckFailed, match="value"):
         eng.up(refreshed, {**base, "key": "mk", "value": CHANGED_OUTSIDE + " at 1999-01-01T00:00:00Z"})
-    assert eng.up(refreshed, {**base, "key": "mk", "value": "x"}, ignore_changes=["value"]).history[-1] == "same"
+    assert (
+        eng.up(refreshed, {**base, "key": "mk", "value": "x"}, ignore_changes=["value"]).history[-1] == "same"
+    )
 
 
 # -- 5. "Gone" means Twilio said so about that item --------------------------------------------------

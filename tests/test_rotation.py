@@ -321,7 +321,7 @@ def test_after_a_failed_rotation_the_next_value_is_refused_until_it_is_finished(
     first = stack.up(rotating("r1"))
     a1, b1 = first["current"][0], first["previous"][0]
     fail_next_key_create(emu)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="create failed"):
         stack.up(rotating("r2"))
     assert valid(emu, a1) and valid(emu, b1)  # nothing made, nothing deleted
 
@@ -350,7 +350,7 @@ def test_after_a_failed_rotation_a_retry_replaces_only_the_key_that_was_not_made
     first = stack.up(rotating("r1"))
     a1, b1 = first["current"][0], first["previous"][0]
     fail_next_key_create(emu)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="create failed"):
         stack.up(rotating("r2"))
     emu.clear_request_log()
     retried = stack.up(rotating("r2"))
@@ -362,7 +362,7 @@ def test_after_a_failed_rotation_a_retry_replaces_only_the_key_that_was_not_made
 def test_after_a_failed_rotation_going_back_changes_no_key(stack, emu):
     first = stack.up(rotating("r1"))
     fail_next_key_create(emu)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="create failed"):
         stack.up(rotating("r2"))
     emu.clear_request_log()
     back = stack.up(rotating("r1"))

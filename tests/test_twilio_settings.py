@@ -294,20 +294,23 @@ def test_endpoint_plain_http_only_to_this_machine_or_https_anywhere(endpoint: st
         assert resolve({"twilio:endpoint": endpoint}).endpoint == endpoint.rstrip("/")
 
 
+CFG = ("twilio:endpoint", "twilio:allowInsecureEndpoint")
+ENV = ("TWILIO_ENDPOINT", "TWILIO_ALLOW_INSECURE_ENDPOINT")
+
+
 @pytest.mark.parametrize(
     ("config", "env", "named", "opt_in"),
     [
-        ({"twilio:endpoint": "http://twilio-proxy.example.com"}, {}, "twilio:endpoint", "twilio:allowInsecureEndpoint"),
-        ({}, {"TWILIO_ENDPOINT": "http://10.0.0.5:8080"}, "TWILIO_ENDPOINT", "TWILIO_ALLOW_INSECURE_ENDPOINT"),
-        ({"twilio:endpoint": "http://[2001:db8::1]:80"}, {}, "twilio:endpoint", "twilio:allowInsecureEndpoint"),
+        ({"twilio:endpoint": "http://twilio-proxy.example.com"}, {}, *CFG),
+        ({}, {"TWILIO_ENDPOINT": "http://10.0.0.5:8080"}, *ENV),
+        ({"twilio:endpoint": "http://[2001:db8::1]:80"}, {}, *CFG),
         # A name that merely starts like a loopback one is not loopback.
-        ({"twilio:endpoint": "http://localhost.example.com"}, {}, "twilio:endpoint", "twilio:allowInsecureEndpoint"),
-        ({"twilio:endpoint": "http://127.0.0.1.example.com"}, {}, "twilio:endpoint", "twilio:allowInsecureEndpoint"),
+        ({"twilio:endpoint": "http://localhost.example.com"}, {}, *CFG),
+        ({"twilio:endpoint": "http://127.0.0.1.example.com"}, {}, *CFG),
         (
             {"twilio:endpoint": "http://10.1.1.1", "twilio:allowInsecureEndpoint": "false"},
             {"TWILIO_ALLOW_INSECURE_ENDPOINT": "true"},  # config wins, as for every setting
-            "twilio:endpoint",
-            "twilio:allowInsecureEndpoint",
+            *CFG,
         ),
     ],
 )

@@ -120,7 +120,13 @@ class RotationSlotsProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         rotation = plain(props["rotation"])
-        outs = {"rotation": rotation, "slot_a": rotation, "slot_b": rotation, "current": "a", "version": VERSION}
+        outs = {
+            "rotation": rotation,
+            "slot_a": rotation,
+            "slot_b": rotation,
+            "current": "a",
+            "version": VERSION,
+        }
         return CreateResult(f"slots-{uuid.uuid4().hex}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -344,8 +350,9 @@ class SlotKeyProvider(ApiKeyProvider):
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
         new, old = plain(news.get("rotation")), _kept(olds.get("rotation"))
+        kept = _kept(new)
         remade = _has_unknown(new) or (
-            old is not None and _kept(new) is not None and _kept(new)["made_for"] != old["made_for"]
+            old is not None and kept is not None and kept["made_for"] != old["made_for"]
         )
         if remade and "rotation" not in (result.replaces or []):
             # A key made for another rotation is a new key: made first, the old one deleted after.

@@ -13,7 +13,7 @@ from _deploy import StackMocks
 from pulumi.output import Unknown
 
 from microvisor_pulumi import ApiKey, RotatingApiKey
-from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, rotation_text
+from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, SlotKeyProvider, rotation_text
 
 READ = {"allow": ["/twilio/messaging/messages/read"]}
 
@@ -370,3 +370,44 @@ def test_after_a_failed_rotation_going_back_changes_no_key(stack, emu):
     assert key_calls(emu) == []
     assert back["current"][0] == first["current"][0] and back["previous"][0] == first["previous"][0]
     assert back["current_slot"][0] == "a"
+
+
+def test_a_stack_from_before_keys_kept_their_state_is_first_recorded_then_rotated():
+    """States written by earlier versions: RotationSlots without 'version', keys without 'rotation'."""
+    slots = RotationSlotsProvider()
+    legacy = {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a"}
+    # Rotating in the first up of this version is refused before anything is touched...
+    with pytest.raises(ValueError, match="once with 'rotation' unchanged \\('r1'\\)"):
+        slots.diff("id", legacy, {"rotation": '"r2"'})
+    # ...the same value records the version (an update of the state only, nothing remote).
+    assert slots.diff("id", legacy, {"rotation": '"r1"'}).changes is True
+    assert slots.update("id", legacy, {"rotation": '"r1"'}).outs == {**legacy, "version": 2}
+
+    keys = SlotKeyProvider()
+    old_inputs = {"friendly_name": "backend r1", "__provider": "x"}
+    for slot, current in (("a", "a"), ("b", "a")):
+        request = {"slot": slot, "current": current, "plan": '"r1"', "other_plan": '"r1"', "newest": '"r1"'}
+        if slot == current:
+            request["partner"] = {"slot": "b", "made_for": '"r1"', "gen": 0, "asked": [None, "standard"]}
+        checked = keys.check(old_inputs, {"friendly_name": "backend r1", "rotation": request})
+        assert not checked.failures
+        kept = checked.inputs["rotation"]
+        # The slots are what the keys were made for; the current one is the newer.
+        assert (kept["made_for"], kept["gen"]) == ('"r1"', 1 if slot == current else 0)
+        # Recording it is an update of the state, not a new key.
+        outs = {**old_inputs, "sid": "SK1"}
+        diff = keys.diff("SK1", outs, checked.inputs)
+        assert diff.changes and not diff.replaces
+
+
+def test_after_going_back_the_next_rotation_replaces_the_key_that_is_not_current(stack, emu):
+    first = stack.up(rotating("v1"))
+    second = stack.up(rotating("v2"))
+    back = stack.up(rotating("v1"))
+    assert back["current"][0] == first["current"][0]
+    emu.clear_request_log()
+    third = stack.up(rotating("v3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    # v1's key, current after going back, is kept as previous; v2's key goes.
+    assert third["previous"][0] == first["current"][0] and valid(emu, first["current"][0])
+    assert not valid(emu, second["current"][0])

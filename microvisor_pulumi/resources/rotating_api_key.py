@@ -107,7 +107,7 @@ class RotationSlotsProvider(ResourceProvider):
         rotation = plain(news.get("rotation"))
         changed = is_unknown(rotation) or rotation != current_value(olds)
         if plain(olds.get("version")) != VERSION:
-            if changed:
+            if changed and not is_unknown(rotation):
                 # Keys made before their state said what they were made for: only a plan that has
                 # not moved tells it truly, so the first `up` of this version must not rotate.
                 raise ValueError(

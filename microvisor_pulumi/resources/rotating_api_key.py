@@ -429,14 +429,17 @@ class RotatingApiKey(pulumi.ComponentResource):
 
     The component holds two fixed slots, "a" and "b", each one child `ApiKey` (``<name>-a``,
     ``<name>-b``), and a child `RotationSlots` (``<name>-slots``) that keeps, in the stack's own state,
-    the rotation value each slot was last made for and which slot is current. On the first ``up``
+    the rotation value each slot is planned for and which slot is current. On the first ``up``
     both keys are made and "a" is current. When ``rotation`` changes, the older slot takes the new
     value and becomes current: its key is replaced (the new key created first, the old one deleted
-    after it), because the slot value is the key's ``replacement_trigger``; the other key is left
-    alone and becomes ``previous``. Only inputs and the stack's state decide this, nothing remote,
-    so a ``refresh`` or a repeated ``up`` with the same ``rotation`` rotates nothing. Setting
-    ``rotation`` back to the value the previous slot holds makes that key current again, with no
-    new key.
+    after it); the other key is left alone and becomes ``previous``. Each key keeps what it was
+    really made for, and the keys decide the replacement (see `plan_step`), so at most one key is
+    replaced per ``up``: a new ``key_type`` or ``account_sid`` without a new ``rotation``, or a new
+    ``rotation`` while an earlier one whose key create failed is unfinished, is refused with the two
+    steps to take. Only inputs and the stack's state decide this, nothing remote, so a ``refresh``
+    or a repeated ``up`` with the same ``rotation`` rotates nothing. Setting ``rotation`` back to
+    the value the previous slot holds makes that key current again, with no new key. Type token
+    ``microvisor:index:RotatingApiKey``, aliased from ``microvisor-pulumi:twilio:RotatingApiKey``.
 
     Outputs: ``current`` and ``previous``, each ``{"sid": ..., "secret": ...}`` and a Pulumi secret;
     ``current_sid``, ``previous_sid`` and ``current_slot`` in plain text. Consumers read ``current``

@@ -411,3 +411,26 @@ def test_after_going_back_the_next_rotation_replaces_the_key_that_is_not_current
     # v1's key, current after going back, is kept as previous; v2's key goes.
     assert third["previous"][0] == first["current"][0] and valid(emu, first["current"][0])
     assert not valid(emu, second["current"][0])
+
+
+def test_two_failed_creates_then_a_new_value_still_leads_out_in_two_steps(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    with pytest.raises(Exception, match="two steps"):
+        stack.up(rotating("r3"))
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r4"))
+    assert "rotation 'r2'" in str(info.value) and key_calls(emu) == []
+    assert valid(emu, a1) and valid(emu, b1)
+    second = stack.up(rotating("r2"))
+    assert second["previous"][0] == a1 and valid(emu, a1) and not valid(emu, b1)
+    emu.clear_request_log()
+    third = stack.up(rotating("r4"))
+    assert keys_made_and_deleted(emu) == (1, 1) and third["previous"][0] == second["current"][0]

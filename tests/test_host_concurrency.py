@@ -113,3 +113,45 @@ def test_widening_falls_back_when_the_sdk_is_not_as_expected(monkeypatch: pytest
     assert result == [None]
     monkeypatch.setattr(_host_threads, "host_executor", lambda: 1 / 0)
     assert _host_threads.widen(40) is None  # anything unexpected: stock behaviour, no error
+
+
+def test_max_concurrency_one_serves_one_operation_at_a_time(slow_emu: Emulator) -> None:
+    """Not only one request out at a time: one whole operation. An ApiKey create is two requests (the
+    key under a pending name, then its real name). The first naming is throttled (429, Retry-After
+    1 s); a throttled request gives its place to others while it waits, so if other creates were being
+    served, their requests would go out in that second."""
+    slow_emu.traffic.latency = 0.05
+    host = start_host(slow_emu, **{"twilio:maxConcurrency": "1"})
+    try:
+        eng = engine(host, "ApiKey")
+        eng.create({"friendly_name": "warm"})  # configure first, as the engine does
+        requests = [
+            pb.CreateRequest(
+                urn=urn_for(eng.type_token, f"k{i}"),
+                properties=engine_view(eng.check({"friendly_name": f"k{i}"}, name=f"k{i}").inputs),
+            )
+            for i in range(4)
+        ]
+        slow_emu.clear_request_log()
+        slow_emu.add_fault(method="POST", path=r"/Keys/SK\w+\.json$", times=1, status=429, retry_after="1")
+        futures = [eng.stub.Create.future(r) for r in requests]
+        sids = [f.result(timeout=60).id for f in futures]
+    finally:
+        host.close()
+        slow_emu.traffic.latency = 0.3
+    calls = [(r["path"], r["status"]) for r in slow_emu.request_log() if r["method"] == "POST"]
+    shape = ["create" if path.endswith("/Keys.json") else f"name {status}" for path, status in calls]
+    # Create, name (throttled, then again), then each other create with its naming: nothing between.
+    assert shape == ["create", "name 429", "name 200"] + ["create", "name 200"] * 3, calls
+    named = [path.rsplit("/", 1)[-1].removesuffix(".json") for path, status in calls if status == 200]
+    assert sorted(named) == sorted(sids)
+
+
+def test_an_operation_inside_an_operation_does_not_wait_for_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_host_threads, "_GATE", threading.Semaphore(1))
+    inner = _host_threads.gated(lambda: "done")
+    outer = _host_threads.gated(lambda: inner())
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(outer).result(timeout=5) == "done"
+        # ...and the gate is free again afterwards.
+        assert pool.submit(outer).result(timeout=5) == "done"

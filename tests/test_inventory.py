@@ -852,3 +852,35 @@ def test_the_providers_sid_rules_match_the_whole_text():
     assert check_device("UV" + "a" * 32) is None and check_account_sid("AC" + "a" * 32) is None
     assert "control characters" in str(check_device("UV" + "a" * 32 + "\n"))
     assert check_account_sid("AC" + "a" * 32 + "\n") is not None
+
+
+@pytest.mark.parametrize("via_flag", [True, False])
+def test_plain_http_endpoint_to_another_machine_is_refused_before_any_request(tmp_path, via_flag):
+    # 192.0.2.0/24 is for documentation: nothing is ever contacted, the refusal comes first.
+    url = "http://192.0.2.10:8080"
+    env = {"TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "tok-never-shown"}
+    argv = ["--out", str(tmp_path / "x"), "--quiet"]
+    if via_flag:
+        argv += ["--endpoint", url]
+    else:
+        env["TWILIO_ENDPOINT"] = url
+    stderr = io.StringIO()
+    rc = main(argv, environ=env, stdin=io.StringIO(), stdout=io.StringIO(), stderr=stderr)
+    text = stderr.getvalue()
+    assert rc == 2 and "clear text" in text and "--allow-insecure-endpoint" in text
+    assert ("--endpoint" if via_flag else "TWILIO_ENDPOINT") in text
+    assert "tok-never-shown" not in text and not (tmp_path / "x").exists()
+
+
+def test_allow_insecure_endpoint_flag_lets_plain_http_through_with_a_warning(tmp_path):
+    from microvisor_pulumi.inventory.cli import build_parser, resolve_settings
+
+    args = build_parser().parse_args(
+        ["--out", str(tmp_path / "x"), "--endpoint", "http://192.0.2.10:8080", "--allow-insecure-endpoint"]
+    )
+    stderr = io.StringIO()
+    env = {"TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "tok-never-shown"}
+    settings = resolve_settings(args, env, io.StringIO(), stderr)
+    assert settings.endpoint == "http://192.0.2.10:8080" and settings.allow_insecure_endpoint
+    assert "warning" in stderr.getvalue() and "unencrypted" in stderr.getvalue()
+    assert "tok-never-shown" not in stderr.getvalue()

@@ -18,6 +18,8 @@ from _reliability import DEV1_NAME, DEV1_SID, DEV2_SID, host_config, snapshot, s
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
 
+from microvisor_pulumi.resources._schema import CHANGED_OUTSIDE
+
 KEY_FAULTS = {
     "503": {"status": 503},  # not processed here, but the provider cannot know that
     "lost-answer": {"drop": True, "when": "after"},  # made, and the answer lost
@@ -275,6 +277,40 @@ def test_the_marker_cannot_reach_twilio_from_a_program(host, emu):
     # A program cannot send the marker's NUL: check refuses it like any other control value there.
     with pytest.raises(CheckFailed):
         engine(host, "AccountConfig").check({"key": "k", "value": "\x00changed outside Pulumi"})
+
+
+@pytest.mark.parametrize("kind", ["AccountSecret", "DeviceSecret"])
+def test_a_program_cannot_send_the_marker_as_a_secret_value(host, emu, api, kind):
+    eng = engine(host, kind)
+    base = {"device_sid": DEV1_SID} if kind == "DeviceSecret" else {}
+    before = snapshot(emu)
+    # A new secret whose value is the marker: it would be written to Twilio as the secret.
+    for value in (CHANGED_OUTSIDE, CHANGED_OUTSIDE + " at 2026-01-01T00:00:00Z"):
+        with pytest.raises(CheckFailed, match="value"):
+            eng.create({**base, "key": "mk", "value": value})
+    assert snapshot(emu) == before
+    # An existing secret the program now gives the marker (its old input is a real value).
+    state = eng.create({**base, "key": "mk", "value": "ours"})
+    with pytest.raises(CheckFailed, match="value"):
+        eng.up(state, {**base, "key": "mk", "value": CHANGED_OUTSIDE})
+
+    # After an outside rotation the old input is a marker; only that very marker, carried forward by
+    # ignore_changes, passes: another marker (another date) is still a program's value.
+    emu.store.clock = lambda: time.time() + 5
+    try:
+        path = f"/v1/Devices/{DEV1_SID}/Secrets/mk" if base else "/v1/Secrets/mk"
+        api.post(emu.url + path, data={"Value": "rotated"}).raise_for_status()
+    finally:
+        emu.store.clock = time.time
+    refreshed = eng.refresh(state)
+    assert refreshed is not None
+    marker = rpc.unwrap_rpc_secret(refreshed.ins["value"])
+    assert marker.startswith(CHANGED_OUTSIDE)
+    with pytest.raises(CheckFailed, match="value"):
+        eng.up(refreshed, {**base, "key": "mk", "value": CHANGED_OUTSIDE + " at 1999-01-01T00:00:00Z"})
+    assert (
+        eng.up(refreshed, {**base, "key": "mk", "value": "x"}, ignore_changes=["value"]).history[-1] == "same"
+    )
 
 
 # -- 5. "Gone" means Twilio said so about that item --------------------------------------------------

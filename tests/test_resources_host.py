@@ -339,3 +339,19 @@ def test_bytes_value_is_base64_text(host, emu):
     checked = provider.check({}, {"key": "blob", "value": b"\x00\xffbin"})
     assert not checked.failures
     assert checked.inputs["value"] == base64.b64encode(b"\x00\xffbin").decode()
+
+
+def test_a_plain_http_endpoint_to_another_machine_stops_the_provider_before_any_request(emulator):
+    from _reliability import host_config, start_host
+
+    # 192.0.2.0/24 is for documentation: were a request sent, it would go nowhere.
+    config = {**host_config(emulator, maxRetries="0"), "twilio:endpoint": "http://192.0.2.10:8080"}
+    h = start_host(config)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            engine(h, "AccountConfig").create({"key": "k", "value": "v"})
+        text = info.value.details()
+        assert "clear text" in text and "twilio:allowInsecureEndpoint" in text
+        assert emulator.auth_token not in h.output_text()
+    finally:
+        h.close()

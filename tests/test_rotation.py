@@ -13,7 +13,7 @@ from _deploy import StackMocks
 from pulumi.output import Unknown
 
 from microvisor_pulumi import ApiKey, RotatingApiKey
-from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, rotation_text
+from microvisor_pulumi.resources.rotating_api_key import RotationSlotsProvider, SlotKeyProvider, rotation_text
 
 READ = {"allow": ["/twilio/messaging/messages/read"]}
 
@@ -214,13 +214,13 @@ def test_rotation_text_is_deterministic_json():
 def test_rotation_slots_provider_rules():
     p = RotationSlotsProvider()
     created = p.create({"rotation": '"r1"'}).outs
-    assert created == {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a"}
+    assert created == {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a", "version": 2}
     assert p.diff("id", created, {"rotation": '"r1"'}).changes is False
     assert p.diff("id", created, {"rotation": '"r2"'}).changes is True
     second = p.update("id", created, {"rotation": '"r2"'}).outs
-    assert second == {"rotation": '"r2"', "slot_a": '"r1"', "slot_b": '"r2"', "current": "b"}
+    assert second == {"rotation": '"r2"', "slot_a": '"r1"', "slot_b": '"r2"', "current": "b", "version": 2}
     third = p.update("id", second, {"rotation": '"r3"'}).outs
-    assert third == {"rotation": '"r3"', "slot_a": '"r3"', "slot_b": '"r2"', "current": "a"}
+    assert third == {"rotation": '"r3"', "slot_a": '"r3"', "slot_b": '"r2"', "current": "a", "version": 2}
     read = p.read("id", {**third, "__provider": "x"})
     assert read.id == "id" and read.outs == third and read.inputs == {"rotation": '"r3"'}
     assert p.check({}, {}).failures and p.check({}, {"rotation": 5}).failures
@@ -228,3 +228,209 @@ def test_rotation_slots_provider_rules():
     assert not p.check({}, {"rotation": Unknown()}).failures
     assert p.diff("id", third, {"rotation": Unknown()}).changes is True
     assert p.__getstate__() == {}
+
+
+def test_rotating_api_key_has_the_index_token_and_an_alias_from_its_old_one():
+    from _mocks import EngineLikeMonitor, ProviderMocks
+
+    from microvisor_pulumi.resources.rotating_api_key import OLD_TYPE_TOKEN, TYPE_TOKEN
+
+    class Recording(EngineLikeMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            requests[request.name] = request
+            return super().RegisterResource(request)
+
+    class Echo(ProviderMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            outs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+            if args.typ.endswith("RotationSlots"):
+                outs.update(slot_a='"q1"', slot_b='"q1"', current="a")
+            return f"{args.name}-id", outs
+
+    requests: dict[str, Any] = {}
+    mocks = Echo({})
+    pulumi.runtime.set_mocks(mocks, project="fleet", stack="dev", monitor=Recording(mocks))
+
+    @pulumi.runtime.test
+    def body() -> pulumi.Output[Any]:
+        return RotatingApiKey("backend", rotation="q1").current_slot
+
+    body()
+    assert TYPE_TOKEN == "microvisor:index:RotatingApiKey"
+    component = requests["backend"]
+    assert component.type == TYPE_TOKEN
+    # The old token, same name and parent: the engine moves a stack's existing component (and with it
+    # its children, whose URNs follow) instead of deleting the keys and making new ones.
+    specs = [a.spec for a in component.aliases]
+    assert [(s.type, s.name, s.project, s.stack) for s in specs] == [(OLD_TYPE_TOKEN, "", "", "")]
+    for child in ("backend-a", "backend-b", "backend-slots"):
+        assert requests[child].parent.endswith(f"{TYPE_TOKEN}::backend")
+
+
+# -- at most one key replaced per up, whatever changed or failed ------------------------------------
+
+
+def keys_made_and_deleted(emu) -> tuple[int, int]:
+    """(keys created, keys deleted) in the emulator's log since it was last cleared."""
+    creates = ("/Keys.json", "/v1/Keys")  # API v2010 (Standard keys), IAM v1 (restricted keys)
+    made = [r for r in emu.request_log() if r["method"] == "POST" and r["path"].endswith(creates)]
+    gone = [r for r in emu.request_log() if r["method"] == "DELETE" and r["status"] == 204]
+    return len(made), len(gone)
+
+
+def test_a_new_key_type_alone_is_refused_with_the_two_steps_and_touches_nothing(stack, emu):
+    first = stack.up(rotating("r1"))
+    keys = live_keys(emu)
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r1", key_type="restricted", policy=READ))
+    assert "key_type from 'standard' to 'restricted'" in str(info.value)
+    assert "together with a new 'rotation'" in str(info.value)
+    assert key_calls(emu) == [] and live_keys(emu) == keys
+    assert valid(emu, first["current"][0]) and valid(emu, first["previous"][0])
+    # Nothing moved: the same program as before is still no change.
+    again = stack.up(rotating("r1"))
+    assert again["current"][0] == first["current"][0] and key_calls(emu) == []
+
+
+def test_a_new_key_type_with_a_rotation_replaces_one_key_per_up(stack, emu):
+    first = stack.up(rotating("r1"))
+    emu.clear_request_log()
+    second = stack.up(rotating("r2", key_type="restricted", policy=READ))
+    assert keys_made_and_deleted(emu) == (1, 1), "one key replaced, not both"
+    new, kept = second["current"][0], second["previous"][0]
+    assert kept == first["current"][0] and valid(emu, kept) and valid(emu, new)
+    assert emu.store.get_key(new["sid"])["key_type"] == "restricted"
+    assert emu.store.get_key(new["sid"])["policy"] == READ
+    assert emu.store.get_key(kept["sid"])["key_type"] != "restricted"  # until its own rotation
+
+    emu.clear_request_log()
+    again = stack.up(rotating("r2", key_type="restricted", policy=READ))
+    assert again["current"][0] == new and again["previous"][0] == kept and key_calls(emu) == []
+
+    third = stack.up(rotating("r3", key_type="restricted", policy=READ))
+    assert third["previous"][0] == new and not valid(emu, kept)
+    assert {emu.store.get_key(p["sid"])["key_type"] for p in (third["current"][0], new)} == {"restricted"}
+
+
+def fail_next_key_create(emu) -> None:
+    emu.add_fault(method="POST", path=r"/Keys\.json$", times=1, status=400)
+
+
+def test_after_a_failed_rotation_the_next_value_is_refused_until_it_is_finished(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    assert valid(emu, a1) and valid(emu, b1)  # nothing made, nothing deleted
+
+    # The next value would replace slot b's key (never made for r2) and slot a's, the one consumers
+    # use: refused, before any key is touched, with the two steps.
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r3"))
+    assert "rotation 'r2'" in str(info.value) and "then with rotation 'r3'" in str(info.value)
+    assert key_calls(emu) == [] and valid(emu, a1) and valid(emu, b1)
+
+    # Step one finishes the interrupted rotation: one new key, a1 kept and now previous.
+    emu.clear_request_log()
+    second = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert second["previous"][0] == a1 and valid(emu, a1) and not valid(emu, b1)
+    b2 = second["current"][0]
+    # Step two: one new key, b2 kept.
+    emu.clear_request_log()
+    third = stack.up(rotating("r3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert third["previous"][0] == b2 and valid(emu, b2) and not valid(emu, a1)
+
+
+def test_after_a_failed_rotation_a_retry_replaces_only_the_key_that_was_not_made(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    retried = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert retried["previous"][0] == a1 and retried["current"][0]["sid"] not in (a1["sid"], b1["sid"])
+    assert valid(emu, a1) and not valid(emu, b1) and retried["current_slot"][0] == "b"
+
+
+def test_after_a_failed_rotation_going_back_changes_no_key(stack, emu):
+    first = stack.up(rotating("r1"))
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    back = stack.up(rotating("r1"))
+    # Slot b was planned for r2 but its key is still the r1 one: it is not "rotated back" into a new key.
+    assert key_calls(emu) == []
+    assert back["current"][0] == first["current"][0] and back["previous"][0] == first["previous"][0]
+    assert back["current_slot"][0] == "a"
+
+
+def test_a_stack_from_before_keys_kept_their_state_is_first_recorded_then_rotated():
+    """States written by earlier versions: RotationSlots without 'version', keys without 'rotation'."""
+    slots = RotationSlotsProvider()
+    legacy = {"rotation": '"r1"', "slot_a": '"r1"', "slot_b": '"r1"', "current": "a"}
+    # Rotating in the first up of this version is refused before anything is touched...
+    with pytest.raises(ValueError, match="once with 'rotation' unchanged \\('r1'\\)"):
+        slots.diff("id", legacy, {"rotation": '"r2"'})
+    # ...the same value records the version (an update of the state only, nothing remote).
+    assert slots.diff("id", legacy, {"rotation": '"r1"'}).changes is True
+    assert slots.update("id", legacy, {"rotation": '"r1"'}).outs == {**legacy, "version": 2}
+
+    keys = SlotKeyProvider()
+    old_inputs = {"friendly_name": "backend r1", "__provider": "x"}
+    for slot, current in (("a", "a"), ("b", "a")):
+        request = {"slot": slot, "current": current, "plan": '"r1"', "other_plan": '"r1"', "newest": '"r1"'}
+        if slot == current:
+            request["partner"] = {"slot": "b", "made_for": '"r1"', "gen": 0, "asked": [None, "standard"]}
+        checked = keys.check(old_inputs, {"friendly_name": "backend r1", "rotation": request})
+        assert not checked.failures
+        kept = checked.inputs["rotation"]
+        # The slots are what the keys were made for; the current one is the newer.
+        assert (kept["made_for"], kept["gen"]) == ('"r1"', 1 if slot == current else 0)
+        # Recording it is an update of the state, not a new key.
+        outs = {**old_inputs, "sid": "SK1"}
+        diff = keys.diff("SK1", outs, checked.inputs)
+        assert diff.changes and not diff.replaces
+
+
+def test_after_going_back_the_next_rotation_replaces_the_key_that_is_not_current(stack, emu):
+    first = stack.up(rotating("v1"))
+    second = stack.up(rotating("v2"))
+    back = stack.up(rotating("v1"))
+    assert back["current"][0] == first["current"][0]
+    emu.clear_request_log()
+    third = stack.up(rotating("v3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    # v1's key, current after going back, is kept as previous; v2's key goes.
+    assert third["previous"][0] == first["current"][0] and valid(emu, first["current"][0])
+    assert not valid(emu, second["current"][0])
+
+
+def test_two_failed_creates_then_a_new_value_still_leads_out_in_two_steps(stack, emu):
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    with pytest.raises(Exception, match="two steps"):
+        stack.up(rotating("r3"))
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r4"))
+    assert "rotation 'r2'" in str(info.value) and key_calls(emu) == []
+    assert valid(emu, a1) and valid(emu, b1)
+    second = stack.up(rotating("r2"))
+    assert second["previous"][0] == a1 and valid(emu, a1) and not valid(emu, b1)
+    emu.clear_request_log()
+    third = stack.up(rotating("r4"))
+    assert keys_made_and_deleted(emu) == (1, 1) and third["previous"][0] == second["current"][0]

@@ -269,3 +269,82 @@ def test_rebase_keeps_path_and_query_only() -> None:
     assert rebase("/2010-04-01/Accounts/AC1/Keys.json?Page=2", "https://api.au1.twilio.com") == (
         "https://api.au1.twilio.com/2010-04-01/Accounts/AC1/Keys.json?Page=2"
     )
+
+
+# -- clear-text endpoints --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:8123",
+        "http://127.9.8.7:80",
+        "http://localhost:4010",
+        "http://LOCALHOST",
+        "http://[::1]:8080",
+        "https://twilio-proxy.example.com",
+        "https://10.0.0.5:8443",
+    ],
+)
+def test_endpoint_plain_http_only_to_this_machine_or_https_anywhere(endpoint: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either
+        assert resolve({"twilio:endpoint": endpoint}).endpoint == endpoint.rstrip("/")
+
+
+CFG = ("twilio:endpoint", "twilio:allowInsecureEndpoint")
+ENV = ("TWILIO_ENDPOINT", "TWILIO_ALLOW_INSECURE_ENDPOINT")
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "named", "opt_in"),
+    [
+        ({"twilio:endpoint": "http://twilio-proxy.example.com"}, {}, *CFG),
+        ({}, {"TWILIO_ENDPOINT": "http://10.0.0.5:8080"}, *ENV),
+        ({"twilio:endpoint": "http://[2001:db8::1]:80"}, {}, *CFG),
+        # A name that merely starts like a loopback one is not loopback.
+        ({"twilio:endpoint": "http://localhost.example.com"}, {}, *CFG),
+        ({"twilio:endpoint": "http://127.0.0.1.example.com"}, {}, *CFG),
+        (
+            {"twilio:endpoint": "http://10.1.1.1", "twilio:allowInsecureEndpoint": "false"},
+            {"TWILIO_ALLOW_INSECURE_ENDPOINT": "true"},  # config wins, as for every setting
+            *CFG,
+        ),
+    ],
+)
+def test_endpoint_plain_http_to_another_machine_is_refused(
+    config: dict[str, str], env: dict[str, str], named: str, opt_in: str
+) -> None:
+    with pytest.raises(ValueError, match="clear text") as err:
+        resolve(config, env)
+    assert named in str(err.value) and f"set {opt_in}=true" in str(err.value)
+    assert "https://" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "env"),
+    [
+        ({"twilio:endpoint": "http://10.0.0.5:8080", "twilio:allowInsecureEndpoint": "true"}, {}),
+        ({"twilio:endpoint": "http://10.0.0.5:8080"}, {"TWILIO_ALLOW_INSECURE_ENDPOINT": "1"}),
+        ({}, {"TWILIO_ENDPOINT": "http://10.0.0.5:8080", "TWILIO_ALLOW_INSECURE_ENDPOINT": "yes"}),
+    ],
+)
+def test_endpoint_plain_http_to_another_machine_on_explicit_opt_in_warns(
+    config: dict[str, str], env: dict[str, str]
+) -> None:
+    from microvisor_pulumi._twilio.settings import InsecureEndpointWarning
+
+    with pytest.warns(InsecureEndpointWarning, match="unencrypted"):
+        s = resolve({**config, "twilio:authToken": "tok-secret", "twilio:accountSid": "AC1"}, env)
+    assert s.endpoint == "http://10.0.0.5:8080" and s.allow_insecure_endpoint
+
+
+def test_allow_insecure_endpoint_is_true_or_false_and_a_config_key() -> None:
+    from microvisor_pulumi._twilio import CONFIG_KEYS
+
+    assert "twilio:allowInsecureEndpoint" in CONFIG_KEYS  # so the provider and lookups read it too
+    assert resolve({"twilio:allowInsecureEndpoint": "off"}).allow_insecure_endpoint is False
+    with pytest.raises(ValueError, match="twilio:allowInsecureEndpoint must be true or false"):
+        resolve({"twilio:allowInsecureEndpoint": "sure"})

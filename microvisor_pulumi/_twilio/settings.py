@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import random
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from microvisor_pulumi._twilio.errors import MissingCredentials
 from microvisor_pulumi._twilio.hosts import normalize_endpoint
@@ -25,6 +28,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "max_retries": ("twilio:maxRetries", "TWILIO_MAX_RETRIES"),
     "retry_base_delay": ("twilio:retryBaseDelay", "TWILIO_RETRY_BASE_DELAY"),
     "max_concurrency": ("twilio:maxConcurrency", "TWILIO_MAX_CONCURRENCY"),
+    "allow_insecure_endpoint": ("twilio:allowInsecureEndpoint", "TWILIO_ALLOW_INSECURE_ENDPOINT"),
 }
 
 #: Every stack config key a provider or a lookup reads, in the order of the table above.
@@ -75,6 +79,9 @@ class Settings:
     retry_max_seconds: float = 60.0
     # At most this many requests out at once (per process and account; 1 = one at a time).
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    # Plain http:// to a host that is not this machine sends the credentials in clear text: refused
+    # unless this is set (see check_endpoint_transport).
+    allow_insecure_endpoint: bool = False
 
     @classmethod
     def resolve(
@@ -115,8 +122,16 @@ class Settings:
                 break
 
         endpoint = pick("endpoint")
+        allow_insecure = _flag(pick("allow_insecure_endpoint"), _origin("allow_insecure_endpoint", cfg))
         if endpoint is not None:
             endpoint = normalize_endpoint(endpoint, key=_origin("endpoint", cfg))
+            check_endpoint_transport(
+                endpoint,
+                allow_insecure,
+                key=_origin("endpoint", cfg),
+                # Name the opt-in where the endpoint itself was set: stack config or environment.
+                allow_key=_KEYS["allow_insecure_endpoint"][0 if _KEYS["endpoint"][0] in cfg else 1],
+            )
         defaults = cls()
 
         def seconds(name: str, default: float) -> float:
@@ -139,6 +154,7 @@ class Settings:
             max_concurrency=_positive(
                 pick("max_concurrency"), _origin("max_concurrency", cfg), defaults.max_concurrency
             ),
+            allow_insecure_endpoint=allow_insecure,
         )
 
     def basic_auth(self) -> tuple[str, str]:
@@ -152,6 +168,68 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """The non-empty secret strings, which must never appear in an error message or log."""
         return tuple(s for s in (self.auth_token, self.api_secret) if s)
+
+
+class InsecureEndpointWarning(UserWarning):
+    """Credentials are about to go in clear text to a host that is not this machine (on request)."""
+
+
+_LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``: traffic that never leaves this
+    machine. No name lookup: what a name resolves to can change between this check and the call."""
+    if host.lower().rstrip(".") in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_transport(
+    endpoint: str,
+    allow_insecure: bool,
+    *,
+    key: str = "twilio:endpoint",
+    allow_key: str = "twilio:allowInsecureEndpoint",
+) -> None:
+    """Refuse plain ``http://`` to anything but this machine, since every request carries HTTP Basic
+    credentials (the Auth Token or API secret) that anyone on the way could then read and reuse.
+
+    The emulator and a local recording proxy listen on loopback, so they keep working over http.
+    ``allow_insecure`` (the user's explicit opt-in) lets any host through, with a warning.
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme != "http" or is_loopback_host(parts.hostname or ""):
+        return
+    if not allow_insecure:
+        raise ValueError(
+            f"{key} is plain http:// to {parts.hostname!r}, which is not this machine: the Twilio "
+            "credentials would travel in clear text. Use https://, or (only on a network you trust) "
+            f"set {allow_key}=true to send them unencrypted anyway. Plain http:// is accepted "
+            "without it only for localhost, 127.0.0.0/8 and ::1."
+        )
+    warnings.warn(
+        f"{key} {endpoint} is plain http:// to another machine and {allow_key} is set: Twilio "
+        "credentials are sent unencrypted to whatever answers there.",
+        InsecureEndpointWarning,
+        stacklevel=3,
+    )
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _flag(raw: str | None, key: str) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError(f"{key} must be true or false, got {raw!r}")
 
 
 def _clean(source: Mapping[str, object]) -> dict[str, str]:

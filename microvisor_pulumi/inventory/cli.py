@@ -17,11 +17,13 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
+from microvisor_pulumi._twilio.settings import InsecureEndpointWarning, check_endpoint_transport
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
 from microvisor_pulumi.inventory.screen import sid_problem
 from microvisor_pulumi.inventory.shards import add_shard_arguments, check_shard_arguments, report_sharded
@@ -91,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the auth token (or, with --api-key, the API secret) from the first line of stdin",
     )
     creds.add_argument("--endpoint", help="one base URL for every Twilio host, e.g. the emulator's")
+    creds.add_argument(
+        "--allow-insecure-endpoint",
+        action="store_true",
+        help="let --endpoint be plain http:// to another machine, sending the credentials unencrypted "
+        "(without it plain http:// works only for localhost, 127.0.0.0/8 and ::1)",
+    )
     creds.add_argument("--region", help="Twilio region, e.g. ie1")
     creds.add_argument("--edge", help="Twilio edge, e.g. dublin")
     parser.add_argument(
@@ -115,6 +123,8 @@ def resolve_settings(
         value = getattr(args, name)
         if value:
             env[var] = value
+    if args.allow_insecure_endpoint:
+        env["TWILIO_ALLOW_INSECURE_ENDPOINT"] = "true"
     secret_var = "TWILIO_API_SECRET" if env.get("TWILIO_API_KEY") else "TWILIO_AUTH_TOKEN"
     if args.secret_stdin:
         env[secret_var] = stdin.readline().rstrip("\r\n")
@@ -122,7 +132,21 @@ def resolve_settings(
         who = env.get("TWILIO_API_KEY") or env.get("TWILIO_ACCOUNT_SID") or "the account"
         what = "API secret" if secret_var == "TWILIO_API_SECRET" else "auth token"
         env[secret_var] = getpass.getpass(f"Twilio {what} for {who}: ", stream=stderr)
-    return Settings.resolve(config={}, environ=env)
+    endpoint = env.get("TWILIO_ENDPOINT")
+    if endpoint and not env.get("TWILIO_ALLOW_INSECURE_ENDPOINT"):
+        # Named as this command's user knows them (flag or variable); Settings.resolve checks again.
+        check_endpoint_transport(
+            endpoint.strip(),
+            False,
+            key="--endpoint" if args.endpoint else "TWILIO_ENDPOINT",
+            allow_key="--allow-insecure-endpoint (or TWILIO_ALLOW_INSECURE_ENDPOINT)",
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InsecureEndpointWarning)
+        settings = Settings.resolve(config={}, environ=env)
+    for warning in caught:
+        print(f"microvisor-pulumi inventory: warning: {warning.message}", file=stderr)
+    return settings
 
 
 def _project_name(args: argparse.Namespace, out: Path) -> str:

@@ -32,6 +32,7 @@ from microvisor_pulumi.plugin.tokens import (
 )
 from microvisor_pulumi.resources._provider import SchemaProvider
 from microvisor_pulumi.resources._schema import (
+    BOOLEAN,
     INTEGER,
     NUMBER,
     PRIMITIVES,
@@ -69,6 +70,12 @@ _CONFIG: dict[str, tuple[str, bool, str]] = {
         False,
         "`http(s)://host[:port]` used for every Twilio product (the emulator, a proxy); region and edge "
         "then do not apply.",
+    ),
+    "allowInsecureEndpoint": (
+        BOOLEAN,
+        False,
+        "`true` lets `endpoint` be plain `http://` to a host that is not loopback: the credentials then "
+        "travel unencrypted. Default false: plain http only to 127.0.0.0/8, `::1` or `localhost`.",
     ),
     "connectTimeout": (NUMBER, False, "Seconds to wait for a connection, default 5."),
     "readTimeout": (NUMBER, False, "Seconds to wait for an answer, default 30."),

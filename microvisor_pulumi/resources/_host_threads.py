@@ -29,12 +29,15 @@ in CI instead of as a silent slowdown.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from microvisor_pulumi._twilio.settings import Settings
 
@@ -43,6 +46,16 @@ STOCK_WORKERS = 4
 HOST_MAIN = "pulumi.dynamic.__main__"
 
 _LOCK = threading.Lock()
+
+# Fewer operations than the stock pool serves: the pool cannot shrink (its threads are already
+# there, and the limiter only orders requests, letting another operation in while one waits out a
+# Retry-After), so operations queue on this gate instead. Set once, by the first configure in the
+# host: every provider of one host has the same stack config.
+_GATE: threading.Semaphore | None = None
+_GATE_SET = False
+_HELD = threading.local()
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def host_executor() -> ThreadPoolExecutor | None:
@@ -78,6 +91,7 @@ def widen(workers: int) -> int | None:
         with _LOCK:
             size = max(STOCK_WORKERS, workers, executor._max_workers)
             executor._max_workers = size
+            _limit_operations(workers)
         return size
     except Exception:  # noqa: BLE001 - an SDK change must cost speed, never a deployment
         return None
@@ -90,3 +104,44 @@ def widen_for(config: Mapping[str, str]) -> int | None:
     except ValueError:
         return None  # a bad value is reported, naming the key, when the client is built
     return widen(workers)
+
+
+def _limit_operations(workers: int) -> None:
+    global _GATE, _GATE_SET
+    if _GATE_SET:
+        return
+    _GATE_SET = True
+    if workers < STOCK_WORKERS:
+        _GATE = threading.Semaphore(workers)
+
+
+@contextlib.contextmanager
+def operation() -> Iterator[None]:
+    """One provider operation: waits while ``twilio:maxConcurrency`` others (fewer than the host's
+    pool) are being served. Re-entrant per thread, so an operation calling another never deadlocks."""
+    gate = _GATE
+    depth = getattr(_HELD, "depth", 0)
+    if gate is None or depth:
+        _HELD.depth = depth + 1
+        try:
+            yield
+        finally:
+            _HELD.depth = depth
+        return
+    with gate:
+        _HELD.depth = 1
+        try:
+            yield
+        finally:
+            _HELD.depth = 0
+
+
+def gated(method: F) -> F:
+    """``method`` run as one `operation`."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with operation():
+            return method(*args, **kwargs)
+
+    return run  # type: ignore[return-value]

@@ -34,7 +34,7 @@ from microvisor_pulumi._twilio import (
     TwilioError,
     backoff_delay,
 )
-from microvisor_pulumi.resources._host_threads import widen_for
+from microvisor_pulumi.resources._host_threads import gated, widen_for
 from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
 
 if TYPE_CHECKING:
@@ -82,6 +82,16 @@ class SchemaProvider(ResourceProvider):
     # The Twilio product this kind lives in (its base URL is named in errors).
     product: ClassVar[str] = "microvisor"
 
+    # Operations that talk to Twilio: each waits its turn when twilio:maxConcurrency is below what
+    # the host serves at once (see _host_threads.operation).
+    _GATED: ClassVar[tuple[str, ...]] = ("create", "read", "update", "delete")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._GATED:
+            if name in cls.__dict__:
+                setattr(cls, name, gated(cls.__dict__[name]))
+
     # -- pickling: the class reference only, never a client or a credential --------------------
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -123,7 +133,7 @@ class SchemaProvider(ResourceProvider):
         """Hook: the stored form of an input (bytes become base64 text, for instance)."""
         return value
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs: dict[str, Any] = {}
         for prop in self.schema.props:
             value = plain(news.get(prop.name))
@@ -134,7 +144,7 @@ class SchemaProvider(ResourceProvider):
                 if prop.secret:
                     value = secret(value)
             inputs[prop.name] = value
-        problems = failures(self.schema, inputs)
+        problems = failures(self.schema, inputs, olds)
         return CheckResult(inputs, [CheckFailure(name, reason) for name, reason in problems])
 
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:

@@ -209,8 +209,14 @@ def check_value(value: Any) -> str | None:
 
 
 def check_secret_value(value: Any) -> str | None:
-    """A secret's value, or the marker a refresh leaves where a value was changed outside Pulumi."""
-    return None if is_changed_outside(value) else check_value(value)
+    """A secret's value as a program sends it: never the marker (see CHANGED_OUTSIDE), which the
+    provider's check lets through only when ``ignore_changes`` carried it forward from the old inputs."""
+    if is_changed_outside(value):
+        return (
+            "must not be the marker Pulumi keeps for a value changed outside Pulumi "
+            "(it starts with NUL); give the secret's value"
+        )
+    return check_value(value)
 
 
 def check_device(value: Any) -> str | None:
@@ -247,12 +253,20 @@ def check_bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be a boolean, got {_describe_type(value)}"
 
 
-def failures(schema: Schema, news: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) for every rule the inputs break; unknown values pass until they are known."""
+def failures(
+    schema: Schema, news: Mapping[str, Any], olds: Mapping[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(property, reason) for every rule the inputs break; unknown values pass until they are known.
+
+    A CHANGED_OUTSIDE marker equal to the old input's is no program's value: the engine copied it
+    there for ``ignore_changes`` (before check), so it passes; any other marker is refused.
+    """
     found: list[tuple[str, str]] = []
     for prop in schema.props:
         value = plain(news.get(prop.name))
         if is_unknown(value):
+            continue
+        if is_changed_outside(value) and olds is not None and value == plain(olds.get(prop.name)):
             continue
         if value is None:
             if prop.required:

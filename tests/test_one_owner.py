@@ -21,7 +21,7 @@ from _deploy import StackMocks
 from _host import ProviderHost, engine
 from _reliability import DEV1_NAME, DEV1_SID, host_config, snapshot, start_host
 
-from microvisor_pulumi import DeviceConfig, DeviceProfile, DeviceSecret
+from microvisor_pulumi import AccountConfig, DeviceConfig, DeviceProfile, DeviceSecret
 
 CONFIG = "pulumi-python:dynamic/microvisor:DeviceConfig"
 SECRET = "pulumi-python:dynamic/microvisor:DeviceSecret"
@@ -153,6 +153,23 @@ def test_a_device_item_by_sid_beside_one_by_unique_name_is_refused_naming_both(e
     stack.up(by_sid_and_by_name(kind, tuple({"by-sid", "by-name"} - {loser.group(1)})))
     assert writes(emu) == []
     assert len(snapshot(emu)) == 1
+
+
+def test_two_account_configs_with_one_key_are_refused_naming_both(emu, hosts):
+    def program() -> dict[str, pulumi.Output[Any]]:
+        AccountConfig("first", key="endpoint", value="a")
+        AccountConfig("second", key="endpoint", value="b", overwrite=True)
+        return {}
+
+    with pytest.raises(Exception) as info:
+        StackMocks(hosts()).up(program)
+    message = error_text(info)
+    assert "AccountConfig 'first'" in message and "AccountConfig 'second'" in message
+    assert "the account Config 'endpoint'" in message and "wrote nothing" in message
+    # Whichever came first holds it with its own value; the other wrote nothing (no takeover).
+    held = snapshot(emu)
+    assert list(held) == [("config", "", "endpoint")]
+    assert [m for m, _, _ in writes(emu)] == ["POST"]
 
 
 # -- defect 1, in a stack an earlier version left with two holders of one item -----------------------

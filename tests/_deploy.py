@@ -16,6 +16,8 @@ counts as a change; no trigger on either side (null) is no change.
 from __future__ import annotations
 
 import base64
+import copy
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +86,9 @@ class _Monitor(MockMonitor):
             "trigger": _trigger_value(request.replacement_trigger) if has else None,
             "delete_before_replace": request.deleteBeforeReplace,
             "secret_outputs": list(request.additionalSecretOutputs),
+            # Former names from `aliases` (resources are kept by type and name, so an alias that
+            # changes only the parent is the same resource here).
+            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name],
         }
         return super().RegisterResource(request)
 
@@ -99,6 +104,8 @@ class StackMocks(pulumi.runtime.Mocks):
         self.steps: list[tuple[str, str]] = []  # (name, step) over all runs
         self._seen: set[tuple[str, str]] = set()
         self._deferred: list[Tracked] = []
+        self._inflight = 0  # steps under way: registrations run on the SDK's threads
+        self._settled = threading.Condition()
 
     def up(self, program: Callable[[], dict[str, pulumi.Output[Any]]]) -> dict[str, tuple[Any, bool]]:
         """One `pulumi up`: run the program, then delete what it no longer declares."""
@@ -118,7 +125,13 @@ class StackMocks(pulumi.runtime.Mocks):
 
             return pulumi.Output.from_input(settle())
 
-        run()
+        try:
+            run()
+        except BaseException:
+            # A failed step ends the run, but the engine lets the steps in flight finish first.
+            with self._settled:
+                self._settled.wait_for(lambda: self._inflight == 0, timeout=120)
+            raise
         for key in [k for k in self.resources if k not in self._seen]:
             tracked = self.resources.pop(key)
             tracked.engine.delete(tracked.state)
@@ -126,6 +139,17 @@ class StackMocks(pulumi.runtime.Mocks):
         for tracked in self._deferred:
             tracked.engine.delete(tracked.state)
         return results
+
+    def move_to(self, host: ProviderHost) -> None:
+        """Send the next runs to another provider host, as the next `pulumi up` starts a new one."""
+        self.host = host
+        for tracked in self.resources.values():
+            tracked.engine = copy.copy(tracked.engine)
+            tracked.engine.host, tracked.engine.stub = host, host.stub
+
+    def adopt(self, engine: Engine, name: str, state: State) -> None:
+        """Put a resource in the stack as an earlier `pulumi up` (of any version) left it."""
+        self.resources[(engine.type_token, name)] = Tracked(engine, state, None)
 
     def refresh(self) -> None:
         for key, tracked in list(self.resources.items()):
@@ -135,13 +159,29 @@ class StackMocks(pulumi.runtime.Mocks):
             self.steps.append((key[1], "refresh"))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        with self._settled:
+            self._inflight += 1
+        try:
+            return self._step(args)
+        finally:
+            with self._settled:
+                self._inflight -= 1
+                self._settled.notify_all()
+
+    def _step(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = {k: _plain(v) for k, v in args.inputs.items()}
         pickled = inputs.pop("__provider", None)
         if pickled is None:
             return f"{args.name}-id", inputs  # a component: nothing to send anywhere
         key = (args.typ, args.name)
-        self._seen.add(key)
         reg = self.registrations.get(args.name, {})
+        if key not in self.resources:
+            # The engine finds a resource under a former name its aliases give, and keeps its state.
+            for former in reg.get("aliases", []):
+                if (args.typ, former) in self.resources and (args.typ, former) not in self._seen:
+                    self.resources[key] = self.resources.pop((args.typ, former))
+                    break
+        self._seen.add(key)
         trigger = reg.get("trigger")
         old = self.resources.get(key)
         if old is None:

@@ -11,11 +11,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from microvisor_pulumi._twilio import Conflict, InvalidInput, NotFound, TwilioError
 from microvisor_pulumi.resources._provider import (
@@ -59,13 +60,61 @@ _OURS_MARGIN_SECONDS = 2.0
 _DEVICES = OnceCache()
 # How many earlier unique names of a device an item remembers (see _same_device).
 _ALIASES_MAX = 10
-_CLAIM_LOCK = threading.Lock()
-# (collection, device SID or "", key) -> the claim token of the resource a create in this process
-# made or took the item over for. A delete by any other resource of the same item is the second half
-# of a replacement that landed on it (or the delete of a resource another one took the item over
-# from): it must not delete what the new resource now owns. The token is a random id in the creating
-# resource's outputs, so the creator itself can still be deleted.
-_CLAIMS: dict[tuple[str, str, str], str] = {}
+# The type token of DeviceProfile (profile.py imports this module, so it cannot be imported here).
+_PROFILE_TYPE = "microvisor:index:DeviceProfile"
+_HOLD_LOCK = threading.Lock()
+
+
+@dataclass
+class _Holder:
+    """Which resource of this deployment holds (or is about to hold) one item.
+
+    ``resource`` is what the program said about the resource (its kind, name and parent, see
+    `_Item._register`), None when it said nothing (a program of an older version of this package).
+    ``claim`` is the random id in that resource's state (see `_ItemProvider._claim`), None while its
+    create has not succeeded.
+    """
+
+    resource: Mapping[str, str] | None
+    device: str | None  # the device as that resource names it (a SID or a unique name)
+    claim: str | None
+
+
+# One item, one resource per stack. The host is one process per deployment, serving every dynamic
+# resource of the stack, and every resource the program declares passes through it: an existing one
+# through diff (its state says which item it holds), a new one through create (after the device
+# lookup). Each records here the item it will hold once the deployment is done:
+# (collection, device SID or "", key) -> _Holder. A second resource naming the same item (the same
+# device by SID and by unique name, say) is refused before it writes anything, and a delete by any
+# resource other than the holder is skipped: a resource the program dropped must not delete what
+# another resource of the stack still holds (the second half of a replacement that landed on the
+# item, an overwrite=True neighbour, or a duplicate left in the state by an earlier version).
+# Deletes of dropped resources come after every declared resource has been diffed, so a holder in
+# the state is always known by then.
+_HOLDERS: dict[tuple[str, str, str], _Holder] = {}
+
+
+def _item_key(collection: str, sid: str | None, key: str) -> tuple[str, str, str]:
+    return (collection, (sid or "").upper(), key)
+
+
+def _declared_by(props: Mapping[str, Any]) -> Mapping[str, str] | None:
+    """What the program said about the resource (see `_Item._register`), None if it said nothing."""
+    resource = plain(props.get("declared_by"))
+    if not isinstance(resource, Mapping) or not isinstance(resource.get("name"), str):
+        return None
+    return {k: str(v) for k, v in resource.items() if isinstance(v, str)}
+
+
+def _resource_text(resource: Mapping[str, str] | None) -> str:
+    """A resource as the program declared it, for messages: "DeviceConfig 'x' of DeviceProfile 'p'"."""
+    if not resource:
+        return "another resource of this stack"
+    text = f"{resource.get('type', 'resource')} {resource.get('name')!r}"
+    parent = resource.get("parent_type")
+    if parent:
+        text += f" of {parent.rpartition(':')[2]} {resource.get('parent_name')!r}"
+    return text
 
 
 class _NoSuchDevice(MicrovisorPulumiError):
@@ -247,6 +296,30 @@ class _ItemProvider(SchemaProvider):
                 return True
             raise
 
+    # -- one item, one resource per stack (see _HOLDERS) -------------------------------------------
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        result = super().check(olds, news)
+        resource = _declared_by(news)
+        if resource is not None:
+            result.inputs["declared_by"] = resource
+        return result
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        # The item this resource will hold once the deployment is done, if it is known: a preview may
+        # not know the key or device yet.
+        key, named = plain(news.get("key")), plain(news.get("device_sid"))
+        if not isinstance(key, str) or (self.device_scoped and not isinstance(named, str)):
+            return result
+        old_sid = plain(olds.get("device_sid")) if self.device_scoped else None
+        sid = old_sid
+        if self.device_scoped and "device_sid" in (result.replaces or []):
+            sid = named if DEVICE_SID_RE.match(named) else self.device(named)["sid"]
+        same_item = (sid or "").upper() == (old_sid or "").upper() and key == plain(olds.get("key"))
+        claim = plain(olds.get("claim")) if same_item else None
+        self._hold(news, sid, key, claim)
+        return result
+
     # -- devices: resolved once per device per process ---------------------------------------------
     def device(self, name_or_sid: str) -> dict[str, Any]:
         client = self.client()
@@ -292,7 +365,7 @@ class _ItemProvider(SchemaProvider):
                 aliases = [earlier, *aliases][:_ALIASES_MAX]
             if aliases:
                 outs["device_aliases"] = aliases
-        # Carried from the state (read gets it in `inputs`, update in `remote`): see _CLAIMS.
+        # Carried from the state (read gets it in `inputs`, update in `remote`): see _HOLDERS.
         claim = plain(inputs.get("claim") or remote.get("claim"))
         if claim:
             outs["claim"] = claim
@@ -336,23 +409,95 @@ class _ItemProvider(SchemaProvider):
         return self.is_secret or remote.get("value") == value
 
     def _take_over(
-        self, ident: str, key: str, value: str, sid: str | None, overwrite: bool, found: Mapping[str, Any]
+        self,
+        ident: str,
+        key: str,
+        value: str,
+        sid: str | None,
+        overwrite: bool,
+        found: Mapping[str, Any],
+        props: Mapping[str, Any],
     ) -> dict[str, Any]:
         if not overwrite:
             changed = found.get(self.dated)
             when = f" (last changed {changed}, before this create began)" if changed else ""
+            # Twilio cannot tell whose it is: a neighbour's, or this stack's own under a resource this
+            # program now declares by another name. Say both, and what to write for each.
             raise AlreadyExists(
                 f"{self.describe(ident)}: the key already exists in Twilio{when} and this `pulumi up` did "
-                "not make it, so it belongs to someone else. Either set overwrite=True to take it over "
-                "(this resource then manages it, sets its value and deletes it on destroy), delete it "
-                "in Twilio by hand, or choose another key."
+                f"not make it, so nothing was written. {self._own_item_hint(props)}If it belongs to "
+                "someone else, either set overwrite=True to take it over (this resource then manages "
+                "it, sets its value and deletes it on destroy), delete it in Twilio by hand, or choose "
+                "another key."
             )
         return self._write_existing(key, value, sid)
 
-    def _claim(self, sid: str | None, key: str, outs: dict[str, Any]) -> None:
+    @staticmethod
+    def _own_item_hint(props: Mapping[str, Any]) -> str:
+        """How to keep the stack's own item when the program now names its resource differently."""
+        resource = _declared_by(props)
+        if resource and resource.get("parent_type") == _PROFILE_TYPE:
+            profile = resource.get("parent_name")
+            listed = plain(props.get("device_sid"))
+            return (
+                f"If it is this stack's own (DeviceProfile {profile!r} listed this device before as "
+                f"another string: a unique name it had before a rename, or its name where it now "
+                f"lists its SID), keep that child: write renamed={{{listed!r}: '<the device as listed "
+                f"before>'}} in DeviceProfile {profile!r} and run `pulumi up` again; nothing changes. "
+            )
+        return (
+            "If it is this stack's own (held by a resource this program no longer declares, or now "
+            "declares under another name), keep that resource in the program, or give this one "
+            "opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name='<its former name>')]). "
+        )
+
+    def _hold(self, props: Mapping[str, Any], sid: str | None, key: str, claim: str | None) -> None:
+        """Record that this resource holds the item (see _HOLDERS), or refuse a second holder."""
+        resource = _declared_by(props)
+        device = plain(props.get("device_sid")) if self.device_scoped else None
+        item = _item_key(self.collection, sid, key)
+        with _HOLD_LOCK:
+            held = _HOLDERS.get(item)
+            if held is not None and resource and held.resource and held.resource != resource:
+                raise MicrovisorPulumiError(self._second_owner(sid, key, resource, device, held))
+            if held is not None and resource is None:
+                resource = held.resource  # the same resource, or one the program did not name
+            _HOLDERS[item] = _Holder(resource, device, claim)
+
+    def _second_owner(
+        self, sid: str | None, key: str, resource: Mapping[str, str], device: str | None, held: _Holder
+    ) -> str:
+        this, other = _resource_text(resource), _resource_text(held.resource)
+        kind = self.collection.removesuffix("s")
+        what = f"the {kind} '{key}' of device {sid}" if sid else f"the account {kind} '{key}'"
+        if device and held.device and device != held.device:
+            what += f" (named '{held.device}' by one and '{device}' by the other)"
+        same_profile = (
+            resource.get("parent_type") == _PROFILE_TYPE
+            and held.resource is not None
+            and held.resource.get("parent_type") == _PROFILE_TYPE
+            and resource.get("parent_name") == held.resource.get("parent_name")
+        )
+        if same_profile:
+            way_out = (
+                f"DeviceProfile {resource.get('parent_name')!r} lists this device twice: list it once "
+                f"(as '{held.device}', which holds the item)."
+            )
+        else:
+            way_out = (
+                f"Keep one: remove {this} from the program ({other} holds the item; a resource removed "
+                "from the program never deletes an item another resource of the stack holds), or give "
+                "one of them another key."
+            )
+        return (
+            f"{self.describe(f'{sid}/{key}' if sid else key)}: {this} and {other} both declare {what}. "
+            "One item, one resource per stack: two resources would overwrite each other's value, "
+            f"and deleting either would delete the item under the other. {this} wrote nothing. {way_out}"
+        )
+
+    def _claim(self, props: Mapping[str, Any], sid: str | None, key: str, outs: dict[str, Any]) -> None:
         outs["claim"] = uuid.uuid4().hex
-        with _CLAIM_LOCK:
-            _CLAIMS[(self.collection, sid or "", key)] = outs["claim"]
+        self._hold(props, sid, key, outs["claim"])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = str(plain(props["key"]))
@@ -361,6 +506,8 @@ class _ItemProvider(SchemaProvider):
         device = self.device(str(plain(props["device_sid"]))) if self.device_scoped else None
         sid = device["sid"] if device else None
         ident = f"{sid}/{key}" if sid else key
+        # Before anything is written: is the item another resource's of this stack?
+        self._hold(props, sid, key, None)
         if is_changed_outside(value):
             raise MicrovisorPulumiError(
                 f"{self.describe(ident)}: cannot create the secret: its value was changed outside Pulumi "
@@ -397,13 +544,13 @@ class _ItemProvider(SchemaProvider):
                     # An earlier attempt whose answer was lost landed after we looked: ours.
                     remote = found
                 else:
-                    remote = self._take_over(ident, key, value, sid, overwrite, found)
+                    remote = self._take_over(ident, key, value, sid, overwrite, found, props)
             except _Taken as taken:
-                remote = self._take_over(ident, key, value, sid, overwrite, taken.remote)
+                remote = self._take_over(ident, key, value, sid, overwrite, taken.remote, props)
         except TwilioError as err:
             self.fail(ident, err, "create")
         outs = self.outputs(props, remote, device)
-        self._claim(sid, key, outs)
+        self._claim(props, sid, key, outs)
         return CreateResult(self.ident(outs), outs)
 
     def _probes(self, sid: str | None) -> list[tuple[str, Callable[[], None]]]:
@@ -470,13 +617,13 @@ class _ItemProvider(SchemaProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         key = str(plain(props["key"]))
         sid = self._sid(props)
-        claim = (self.collection, sid or "", key)
-        with _CLAIM_LOCK:
-            claimed = _CLAIMS.get(claim)
-        if claimed is not None and plain(props.get("claim")) != claimed:
-            # A create of this very process made or took over this item for another resource: it
-            # belongs to that resource now (a replacement that landed on the same item, or an
-            # overwrite=True neighbour). Deleting it would delete theirs.
+        item = _item_key(self.collection, sid, key)
+        with _HOLD_LOCK:
+            held = _HOLDERS.get(item)
+        if held is not None and held.claim != plain(props.get("claim")):
+            # Another resource of this deployment holds the item (see _HOLDERS): a replacement that
+            # landed on it, an overwrite=True neighbour, or a resource still declared that names the
+            # same item. Deleting it would delete theirs.
             return
         try:
             self.client().delete_item(self.collection, key, device=sid)
@@ -485,9 +632,9 @@ class _ItemProvider(SchemaProvider):
             self.confirm_gone(id_, "delete", self._probes(sid))
         except TwilioError as err:
             self.fail(id_, err, "delete")
-        with _CLAIM_LOCK:
-            if _CLAIMS.get(claim) == claimed:
-                _CLAIMS.pop(claim, None)
+        with _HOLD_LOCK:
+            if held is not None and _HOLDERS.get(item) is held:
+                _HOLDERS.pop(item, None)
 
 
 class AccountConfigProvider(_ItemProvider):
@@ -554,7 +701,20 @@ class _Item(TwilioResource):
         self, resource_name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions | None
     ) -> None:
         inputs["value"] = encoded_input(inputs["value"])
+        # The host cannot see which resource a call is for (no URN reaches a dynamic provider), yet it
+        # must tell two resources naming one item apart and name both in the error: say it here.
+        inputs["declared_by"] = _declaration(self, resource_name, opts)
         TwilioResource.__init__(self, self.provider_class(), resource_name, inputs, opts)
+
+
+def _declaration(resource: pulumi.Resource, name: str, opts: pulumi.ResourceOptions | None) -> dict[str, str]:
+    """The resource's kind, name and parent: unique in a stack, as its URN is, and readable."""
+    declared = {"type": type(resource).__name__, "name": name}
+    parent = opts.parent if opts is not None else None
+    if isinstance(parent, pulumi.Resource):
+        declared["parent_type"] = str(getattr(parent, "_type", type(parent).__name__))
+        declared["parent_name"] = str(getattr(parent, "_name", ""))
+    return declared
 
 
 class _AccountItem(_Item):

@@ -29,7 +29,7 @@ class ProfileDevice:
     secrets: dict[str, DeviceSecret] = field(default_factory=dict)
 
 
-def _check(profile: str, devices: Any, configs: Any, secrets: Any) -> None:
+def _check(profile: str, devices: Any, configs: Any, secrets: Any, renamed: Any = None) -> None:
     """Bad input fails at declaration with the field and the rule, before anything is registered."""
     where = f"DeviceProfile {profile!r}"
     if isinstance(devices, (str, bytes)) or not isinstance(devices, Sequence):
@@ -54,6 +54,23 @@ def _check(profile: str, devices: Any, configs: Any, secrets: Any) -> None:
                 raise ValueError(f"{where}: {what}[{key!r}] has no value")
     if not configs and not secrets:
         raise ValueError(f"{where}: give at least one of configs or secrets")
+    if renamed is None:
+        return
+    if not isinstance(renamed, Mapping):
+        kind = type(renamed).__name__
+        raise TypeError(f"{where}: renamed must map a device as listed now to how it was listed, got {kind}")
+    for device, former in renamed.items():
+        if device not in seen:
+            raise ValueError(f"{where}: renamed[{device!r}] names no device of devices")
+        if not isinstance(former, str) or not former:
+            raise ValueError(f"{where}: renamed[{device!r}] must be the device as listed before: {former!r}")
+        if former in seen:
+            # Its children still exist under that name: an alias to them would merge two devices.
+            raise ValueError(f"{where}: renamed[{device!r}] {former!r} is listed in devices too")
+    formers = list(renamed.values())
+    for former in formers:
+        if formers.count(former) > 1:
+            raise ValueError(f"{where}: renamed gives {former!r} as the former name of two devices")
 
 
 def _value_for(source: Any, device: str) -> Any:
@@ -71,11 +88,20 @@ class DeviceProfile(pulumi.ComponentResource):
     listed) that returns one of those. Secret values are always Pulumi secrets. ``overwrite=True``
     takes over items that already exist.
 
+    One item, one resource per stack: listing one device twice, even once by SID and once by unique
+    name, is refused (the second child stops before it writes anything, naming both).
+
     Each (device, key) gets its own child named ``<device>/<key>``, so adding or removing a device
     touches only its children and reordering ``devices`` changes nothing. The children alias the
     same name at the stack root: the ``<SID>/<key>`` resources of a program written by
     ``microvisor-pulumi inventory`` move into a profile listing devices by SID without being
     replaced (a replacement would create the new item, then delete the key it had just adopted).
+
+    A child's name holds the device as listed, so listing a device as another string (its new unique
+    name after a rename, or its SID instead of its name) names other children. ``renamed`` maps the
+    device as listed now to the device as listed before: the children then alias their former names
+    and the change is no change at all. Without it the new children find the items taken and stop
+    with an error that says to write ``renamed``. The entry can go after one ``pulumi up``.
 
     Outputs: ``devices[device]`` (:class:`ProfileDevice`: ``sid``, ``name``, ``configs[key]``,
     ``secrets[key]``) and ``device_sids`` (device as listed -> resolved SID).
@@ -93,30 +119,37 @@ class DeviceProfile(pulumi.ComponentResource):
         configs: Mapping[str, Value] | None = None,
         secrets: Mapping[str, Value] | None = None,
         overwrite: bool = False,
+        renamed: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         configs = {} if configs is None else configs
         secrets = {} if secrets is None else secrets
-        _check(resource_name, devices, configs, secrets)
+        _check(resource_name, devices, configs, secrets, renamed)
+        renamed = renamed or {}
         super().__init__(TYPE_TOKEN, resource_name, None, opts)
-        at_root = pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)
-        child_opts = pulumi.ResourceOptions(parent=self, aliases=[at_root])
+        root = pulumi.ROOT_STACK_RESOURCE
         self.devices = {}
         for device in devices:
 
             def declare(kind: type[Any], sources: Mapping[str, Any], device: str = device) -> dict[str, Any]:
                 # Children named <device>/<key>: stable per (device, key), whatever the list order.
-                return {
-                    key: kind(
+                made = {}
+                for key, source in sources.items():
+                    aliases = [pulumi.Alias(parent=root)]
+                    former = renamed.get(device)
+                    if former is not None:
+                        # The children this profile made when it listed the device as `former`.
+                        before = f"{former}/{key}"
+                        aliases += [pulumi.Alias(name=before), pulumi.Alias(name=before, parent=root)]
+                    made[key] = kind(
                         f"{device}/{key}",
                         device_sid=device,
                         key=key,
                         value=_value_for(source, device),
                         overwrite=overwrite,
-                        opts=child_opts,
+                        opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
                     )
-                    for key, source in sources.items()
-                }
+                return made
 
             made_configs = declare(DeviceConfig, configs)
             made_secrets = declare(DeviceSecret, secrets)

@@ -309,6 +309,22 @@ def test_a_failed_create_is_an_error_naming_the_resource(plugin: Plugin, emu: Em
     assert emu.store.get_item("config", "taken")["value"] == "theirs"
 
 
+def test_two_resources_naming_one_item_are_refused_naming_both(plugin: Plugin, calls, emu: Emulator) -> None:
+    # One item, one resource per stack holds for every language: the plugin names the resources from
+    # their URNs, which a YAML or TypeScript program does not send as inputs.
+    eng = PluginEngine(plugin, "DeviceConfig")
+    first = eng.create({"device_sid": DEV1_SID, "key": "shared", "value": "one"}, name="by-sid")
+    calls.reset()
+    with pytest.raises(grpc.RpcError) as err:
+        eng.create(
+            {"device_sid": DEV1_NAME, "key": "shared", "value": "two", "overwrite": True}, name="by-name"
+        )
+    text = err.value.details()
+    assert "DeviceConfig 'by-name'" in text and "DeviceConfig 'by-sid'" in text, text
+    assert [c for c in calls() if c[0] != "GET"] == []  # nothing written by the second
+    assert emu.store.get_item("config", "shared", first.outs["device_sid"])["value"] == "one"
+
+
 # -- import -------------------------------------------------------------------------------------------
 
 

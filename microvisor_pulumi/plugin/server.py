@@ -131,6 +131,21 @@ def type_of(urn: str) -> str:
     return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
 
 
+def declared_by(urn: str) -> dict[str, str] | None:
+    """The resource a URN names, in the shape a Python program sends as ``declared_by`` (see
+    resources/microvisor.py, `_declaration`): its kind, its name and its parent's type. The engine
+    gives a plugin the URN that a dynamic provider never sees, so the one-owner rule can name both
+    resources whatever the program's language."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return None
+    chain = parts[2].split("$")
+    declared = {"type": chain[-1].rpartition(":")[2], "name": "::".join(parts[3:])}
+    if len(chain) > 1:
+        declared["parent_type"] = chain[-2]
+    return declared
+
+
 # -- the config namespace ----------------------------------------------------------------------------
 
 
@@ -344,6 +359,8 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
     def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
         provider = self.provider(request)
         news = from_struct(request.news)
+        if "declared_by" not in news:  # a Python program on the plugin sends its own
+            news["declared_by"] = declared_by(request.urn)
         result = provider.check(from_struct(request.olds), news)
         failures = [P.CheckFailure(property=f.property, reason=ours(f.reason)) for f in result.failures or []]
         return P.CheckResponse(inputs=to_struct(keep_secrets(result.inputs or {}, news)), failures=failures)

@@ -91,7 +91,7 @@ class AdaptiveLimiter:
             self.peak = max(self.peak, self._in_flight)
             return time.monotonic()
 
-    def _release(self, slot: Slot, status: int | None) -> None:
+    def _release(self, slot: Slot, status: int | None, load: int | None = None) -> None:
         with self._cond:
             self._in_flight -= 1
             if status == _THROTTLED:
@@ -115,11 +115,12 @@ class Slot:
         self.sent_at = sent_at
         self.held = True
 
-    def release(self, status: int | None) -> None:
-        """Give the place back, telling the limiter what came of the request (idempotent)."""
+    def release(self, status: int | None, load: int | None = None) -> None:
+        """Give the place back, telling the limiter what came of the request (idempotent): its
+        status, and Twilio's count of the account's requests in flight if the response had one."""
         if self.held:
             self.held = False
-            self._limiter._release(self, status)
+            self._limiter._release(self, status, load)
 
     def retake(self, timeout: float | None = None) -> None:
         """Queue again for a place (before a retry) after :meth:`release`."""

@@ -54,6 +54,7 @@ def _cpu_ns(pid: int) -> float:
     except (OSError, ValueError, IndexError):
         return _cpu_seconds(pid)
 
+
 OPS = ("check", "create", "read", "update", "delete")
 LEVELS = (1, 32, 64)
 VALUE = "dGhlLXZhbHVlLW9mLWEtY29uZmlnLWZvci1hLWRldmljZQ=="
@@ -61,7 +62,9 @@ VALUE = "dGhlLXZhbHVlLW9mLWEtY29uZmlnLWZvci1hLWRldmljZQ=="
 
 def _phases(engine: Engine, label: str, n: int) -> dict[str, Any]:
     """Request builders for each phase; later phases use what the earlier ones returned."""
-    template = engine_view(engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs)
+    template = engine_view(
+        engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs
+    )
     news = engine.news({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE})
     news = engine_view(news)
     states: list[tuple[str, str, struct_pb2.Struct, struct_pb2.Struct]] = []
@@ -77,7 +80,9 @@ def _phases(engine: Engine, label: str, n: int) -> dict[str, Any]:
         raw = struct_pb2.Struct()
         raw.CopyFrom(news)
         raw.fields["key"].string_value = f"{label}-{i}"
-        return pb.CheckRequest(urn=urn_for(engine.type_token, f"{label}-{i}"), olds=struct_pb2.Struct(), news=raw)
+        return pb.CheckRequest(
+            urn=urn_for(engine.type_token, f"{label}-{i}"), olds=struct_pb2.Struct(), news=raw
+        )
 
     def create(i: int) -> Any:
         return pb.CreateRequest(urn=urn_for(engine.type_token, f"{label}-{i}"), properties=props(i))
@@ -94,7 +99,14 @@ def _phases(engine: Engine, label: str, n: int) -> dict[str, Any]:
         rid, urn, outs, _ = states[i]
         return pb.DeleteRequest(id=rid, urn=urn, properties=outs)
 
-    return {"check": check, "create": create, "read": read, "update": update, "delete": delete, "states": states}
+    return {
+        "check": check,
+        "create": create,
+        "read": read,
+        "update": update,
+        "delete": delete,
+        "states": states,
+    }
 
 
 def run(emulator: EmulatorProcess, kind: str, level: int, n: int) -> dict[str, float]:
@@ -132,7 +144,9 @@ def run(emulator: EmulatorProcess, kind: str, level: int, n: int) -> dict[str, f
     return figures
 
 
-def measure(latency: float, sizes: dict[int, int], repeat: int) -> dict[tuple[str, int], dict[str, list[float]]]:
+def measure(
+    latency: float, sizes: dict[int, int], repeat: int
+) -> dict[tuple[str, int], dict[str, list[float]]]:
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     emulator = EmulatorProcess("--latency", str(latency))
     null_emulator = EmulatorProcess()
@@ -156,7 +170,9 @@ def measure(latency: float, sizes: dict[int, int], repeat: int) -> dict[tuple[st
     return results
 
 
-def table(results: dict[tuple[str, int], dict[str, list[float]]], latency: float, sizes: dict[int, int]) -> Table:
+def table(
+    results: dict[tuple[str, int], dict[str, list[float]]], latency: float, sizes: dict[int, int]
+) -> Table:
     rows = []
     for op in OPS:
         row = [op]

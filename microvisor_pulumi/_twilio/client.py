@@ -384,8 +384,8 @@ class TwilioClient(TwilioEndpoints):
         auth = urlsplit(proxy)
         headers = None
         if auth.username is not None:
-            credentials = f"{unquote(auth.username)}:{unquote(auth.password or '')}"
-            headers = urllib3.make_headers(proxy_basic_auth=credentials)
+            pair = f"{unquote(auth.username)}:{unquote(auth.password or '')}".encode("latin-1")
+            headers = {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
 
     def _base_headers(self) -> dict[str, dict[str, str]]:

@@ -199,3 +199,87 @@ def test_a_request_waiting_out_retry_after_gives_its_place_up(fake: FakeTwilio, 
     fetch("quick")
     first.join(5)
     assert done["quick"] < 0.8 <= done["slow"]  # the one place was free while the first waited
+
+
+# -- with Twilio's load figures (Twilio-Concurrent-Requests): settle near the limit, share it --------
+
+
+def _account_rounds(
+    clients: list[AdaptiveLimiter], limit: int, rounds: int, header: bool = True
+) -> list[list[int]]:
+    """Round trips against one account that refuses arrivals beyond `limit` in flight: each round
+    every client sends as many requests as its window lets out (arrivals interleaved), Twilio counts
+    each arrival among those in flight, and all come back. Returns each round's answered requests."""
+    history = []
+    for _ in range(rounds):
+        taken: list[tuple[AdaptiveLimiter, list[Any]]] = []
+        for limiter in clients:
+            slots = []
+            while limiter.in_flight < max(1, int(limiter.window)):
+                slots.append(limiter.acquire(0))
+            taken.append((limiter, slots))
+        arrivals = [
+            (i, slots[k]) for k in range(max(len(s) for _, s in taken)) for i, (_, slots) in enumerate(taken)
+            if k < len(slots)
+        ]  # fmt: skip
+        answered = [0] * len(clients)
+        for count, (i, slot) in enumerate(arrivals, 1):
+            status = 429 if count > limit else 200
+            slot.release(status, count if header else None)
+            answered[i] += status == 200
+        history.append(answered)
+    return history
+
+
+def _mean(history: list[list[int]], who: int = 0) -> float:
+    return sum(r[who] for r in history) / len(history)
+
+
+def test_with_twilios_figures_the_window_settles_just_under_the_limit() -> None:
+    informed, blind = AdaptiveLimiter(32), AdaptiveLimiter(32)
+    settled = _account_rounds([informed], 20, 300)[100:]
+    halving = _account_rounds([blind], 20, 300, header=False)[100:]
+    assert informed.ceiling == 20  # a 429's count tells the limit
+    assert _mean(settled) >= 19 > 17 > _mean(halving)  # halving on every 429 leaves a sixth unused
+    # It still probes past what it knows, rarely: a few 429s per hundred round trips.
+    before = informed.throttled
+    _account_rounds([informed], 20, 200)
+    assert 0 < informed.throttled - before <= 30
+
+
+def test_with_twilios_figures_clients_of_one_account_share_it_evenly() -> None:
+    first, second = AdaptiveLimiter(32), AdaptiveLimiter(32)
+    _account_rounds([first], 20, 100)  # the first has the account to itself...
+    assert first.window >= 18
+    shared = _account_rounds([first, second], 20, 400)[100:]  # ...until the second arrives
+    a, b = _mean(shared, 0), _mean(shared, 1)
+    assert abs(a - b) <= 1 and a + b >= 18
+    assert 9 <= first.others <= 11 and 9 <= second.others <= 11  # each sees the other's share
+
+
+def test_with_twilios_figures_a_raised_or_lowered_limit_is_followed() -> None:
+    limiter = AdaptiveLimiter(32)
+    _account_rounds([limiter], 20, 100)
+    raised = _account_rounds([limiter], 30, 300)[200:]  # found by probing, then proven by answers
+    assert _mean(raised) >= 28 and limiter.ceiling == 30
+    lowered = _account_rounds([limiter], 12, 100)[20:]  # the next 429 tells the new limit
+    assert limiter.ceiling == 12 and 11 <= _mean(lowered) <= 12
+
+
+def test_the_client_hands_twilios_figures_to_the_limiter(fake: FakeTwilio, make) -> None:
+    load = iter(range(1, 100))
+
+    def handler(seen: Received) -> Canned:
+        count = next(load)
+        if count == 5:
+            return Canned(429, THROTTLED, {"Retry-After": "0", "Twilio-Concurrent-Requests": "7"})
+        return Canned(200, CONFIG, {"Twilio-Concurrent-Requests": "3"})
+
+    fake.handler = handler
+    client = make(max_concurrency=10)
+    for i in range(6):
+        assert client.fetch_item("Configs", f"k{i}") == CONFIG  # the 429 retried, nothing failed
+    limiter = client._limiter
+    assert limiter.throttled == 1 and limiter.ceiling == 6  # 7 in flight was one too many
+    assert limiter.others == pytest.approx(2, abs=0.1)  # 3 in flight with one of ours: 2 others'
+    assert limiter.window == pytest.approx(4, abs=0.1)  # cut to the room they leave: 6 - 2

@@ -5,13 +5,25 @@ processing the request. Every thread of a provider host shares one :class:`Adapt
 account (see :func:`limiter_for`), so the cap is respected however many operations the host serves:
 
 * never more than ``limit`` (``twilio:maxConcurrency``) requests out at once;
-* a 429 halves the window (once per round trip: the 429s of one burst were all sent before the first
-  of them came back, so they count as one signal), and each answered request grows it back by
-  ``1 / window``, i.e. by one request per window's worth of answers (TCP's congestion avoidance);
 * a request that got a 429 gives its place up while it waits for ``Retry-After`` (or its backoff)
-  and queues again for a new one, so waiting requests never hold the window.
+  and queues again for a new one, so waiting requests never hold the window;
+* a 429 narrows the window once per round trip (the 429s of one burst were all sent before the
+  first of them came back, so they count as one signal), and answered requests widen it again.
 
-Only the HTTP layer uses it: ``client._PolicyAdapter`` takes a :class:`Slot` per request and
+How far and how fast depends on what Twilio says. Every response carries
+``Twilio-Concurrent-Requests``, the account's requests in flight when it arrived (every client's,
+this one included):
+
+* with it, a 429's count tells the account's limit within one (``ceiling``), and each answer tells
+  how many requests other clients have out (``others``). A 429 then cuts the window by 1/8 only,
+  and never above ``ceiling - others``; the window grows back by one per window's worth of answers
+  up to that room, and probes beyond it eight times slower, so it settles just under the limit
+  instead of oscillating between half of it and all of it. The multiplicative cut still moves
+  clients sharing the account towards equal shares, as TCP's congestion avoidance does;
+* without it (another server, a proxy that drops the header), a 429 halves the window and each
+  answer grows it by ``1 / window``: TCP's congestion avoidance.
+
+Only the HTTP layer uses it: ``client.TwilioClient`` takes a :class:`Slot` per request and
 ``client.BudgetRetry`` hands it back and takes it again around each retry's sleep.
 """
 
@@ -24,6 +36,12 @@ from microvisor_pulumi._twilio.errors import Timeout
 from microvisor_pulumi._twilio.settings import Settings
 
 _THROTTLED = 429
+# With Twilio's load figures: the cut on a 429, and how much slower the window probes past the room
+# it knows of than it grows within it.
+_GENTLE_CUT = 0.875
+_PROBE_SLOWDOWN = 8.0
+# The estimate of the other clients' requests in flight forgets one per this many windows of answers.
+_OTHERS_MEMORY = 4.0
 
 
 class AdaptiveLimiter:
@@ -41,6 +59,10 @@ class AdaptiveLimiter:
         self._window = float(limit)
         self._in_flight = 0
         self._last_cut = float("-inf")
+        # From Twilio-Concurrent-Requests: the account's limit as its 429s tell it (None until one
+        # came with the header), and the other clients' requests in flight (a running estimate).
+        self.ceiling: float | None = None
+        self.others = 0.0
         #: Most requests out at once so far, and how many 429s came back: for tests and benchmarks.
         self.peak = 0
         self.throttled = 0
@@ -74,9 +96,9 @@ class AdaptiveLimiter:
 
     def acquire(self, timeout: float | None = None) -> Slot:
         """Wait for a place (at most ``timeout`` seconds: then raise Timeout) and take it."""
-        return Slot(self, self._take(timeout))
+        return Slot(self, *self._take(timeout))
 
-    def _take(self, timeout: float | None) -> float:
+    def _take(self, timeout: float | None) -> tuple[float, int]:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._in_flight >= self._room():
@@ -89,30 +111,62 @@ class AdaptiveLimiter:
                 self._cond.wait(remaining)
             self._in_flight += 1
             self.peak = max(self.peak, self._in_flight)
-            return time.monotonic()
+            return time.monotonic(), self._in_flight
 
     def _release(self, slot: Slot, status: int | None, load: int | None = None) -> None:
         with self._cond:
             self._in_flight -= 1
             if status == _THROTTLED:
                 self.throttled += 1
-                if slot.sent_at > self._last_cut:
-                    # Only requests sent after the last cut tell us the smaller window is too wide.
-                    self._window = max(1.0, self._window / 2)
-                    self._last_cut = time.monotonic()
-            elif status is not None and self._window < self._limit:
-                self._window = min(float(self._limit), self._window + 1 / self._window)
+                self._throttled(slot, load)
+            elif status is not None:
+                self._answered(slot, load)
             self._cond.notify_all()
+
+    def _throttled(self, slot: Slot, load: int | None) -> None:
+        fresh = slot.sent_at > self._last_cut  # sent after the last cut: the smaller window is too wide
+        if load is not None:
+            # Twilio counted this request among `load` and refused it: the limit is below that.
+            limit = max(1.0, load - 1.0)
+            self.ceiling = limit if self.ceiling is None else min(self.ceiling, limit)
+        if self.ceiling is None:
+            if fresh:
+                self._window = max(1.0, self._window / 2)
+                self._last_cut = time.monotonic()
+            return
+        room = max(1.0, self.ceiling - self.others)
+        if fresh:
+            self._window = max(1.0, min(self._window * _GENTLE_CUT, room))
+            self._last_cut = time.monotonic()
+        else:
+            self._window = max(1.0, min(self._window, room))
+
+    def _answered(self, slot: Slot, load: int | None) -> None:
+        if load is not None:
+            # Twilio's count when this arrived, less ours then (itself included): the other clients'.
+            # The highest recent sample counts (requests arrive unevenly, so most samples see only
+            # part of the others'), forgotten by one per window's worth of answers.
+            sample = max(0.0, float(load - slot.out))
+            self.others = max(sample, self.others - 1 / (_OTHERS_MEMORY * self._window))
+            if self.ceiling is not None and load > self.ceiling:
+                self.ceiling = float(load)  # Twilio took `load` at once: the limit is at least that
+        if self._window >= self._limit:
+            return
+        step = 1 / self._window
+        if self.ceiling is not None and self._window + 1 > self.ceiling - self.others:
+            step /= _PROBE_SLOWDOWN  # past the room Twilio's figures leave: probe, slowly
+        self._window = min(float(self._limit), self._window + step)
 
 
 class Slot:
     """One request's place in an :class:`AdaptiveLimiter`; released at most once per taking."""
 
-    __slots__ = ("_limiter", "held", "sent_at")
+    __slots__ = ("_limiter", "held", "out", "sent_at")
 
-    def __init__(self, limiter: AdaptiveLimiter, sent_at: float) -> None:
+    def __init__(self, limiter: AdaptiveLimiter, sent_at: float, out: int) -> None:
         self._limiter = limiter
         self.sent_at = sent_at
+        self.out = out  # this process's requests out once this one was, itself included
         self.held = True
 
     def release(self, status: int | None, load: int | None = None) -> None:
@@ -125,7 +179,7 @@ class Slot:
     def retake(self, timeout: float | None = None) -> None:
         """Queue again for a place (before a retry) after :meth:`release`."""
         if not self.held:
-            self.sent_at = self._limiter._take(timeout)
+            self.sent_at, self.out = self._limiter._take(timeout)
             self.held = True
 
 

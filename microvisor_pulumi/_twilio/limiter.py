@@ -39,9 +39,7 @@ _THROTTLED = 429
 # With Twilio's load figures: the cut on a 429, and how much slower the window probes past the room
 # it knows of than it grows within it.
 _GENTLE_CUT = 0.875
-_PROBE_SLOWDOWN = 8.0
-# The estimate of the other clients' requests in flight forgets one per this many windows of answers.
-_OTHERS_MEMORY = 4.0
+_PROBE_SLOWDOWN = 64.0
 
 
 class AdaptiveLimiter:
@@ -60,9 +58,8 @@ class AdaptiveLimiter:
         self._in_flight = 0
         self._last_cut = float("-inf")
         # From Twilio-Concurrent-Requests: the account's limit as its 429s tell it (None until one
-        # came with the header), and the other clients' requests in flight (a running estimate).
+        # came with the header).
         self.ceiling: float | None = None
-        self.others = 0.0
         #: Most requests out at once so far, and how many 429s came back: for tests and benchmarks.
         self.peak = 0
         self.throttled = 0
@@ -125,36 +122,29 @@ class AdaptiveLimiter:
 
     def _throttled(self, slot: Slot, load: int | None) -> None:
         fresh = slot.sent_at > self._last_cut  # sent after the last cut: the smaller window is too wide
-        if load is not None:
-            # Twilio counted this request among `load` and refused it: the limit is below that.
-            limit = max(1.0, load - 1.0)
-            self.ceiling = limit if self.ceiling is None else min(self.ceiling, limit)
-        if self.ceiling is None:
+        if fresh:
+            self._last_cut = time.monotonic()
+        if load is None:
             if fresh:
                 self._window = max(1.0, self._window / 2)
-                self._last_cut = time.monotonic()
             return
-        room = max(1.0, self.ceiling - self.others)
-        if fresh:
-            self._window = max(1.0, min(self._window * _GENTLE_CUT, room))
-            self._last_cut = time.monotonic()
-        else:
-            self._window = max(1.0, min(self._window, room))
+        # Twilio counted this request among `load` and refused it: the limit is below that, and
+        # of the `slot.out` we had out then, `load - limit` were too many.
+        self.ceiling = load - 1.0 if self.ceiling is None else min(self.ceiling, load - 1.0)
+        fits = slot.out - (load - self.ceiling)
+        cut = self._window * _GENTLE_CUT if fresh else self._window
+        self._window = max(1.0, min(cut, fits))
 
     def _answered(self, slot: Slot, load: int | None) -> None:
-        if load is not None:
-            # Twilio's count when this arrived, less ours then (itself included): the other clients'.
-            # The highest recent sample counts (requests arrive unevenly, so most samples see only
-            # part of the others'), forgotten by one per window's worth of answers.
-            sample = max(0.0, float(load - slot.out))
-            self.others = max(sample, self.others - 1 / (_OTHERS_MEMORY * self._window))
-            if self.ceiling is not None and load > self.ceiling:
-                self.ceiling = float(load)  # Twilio took `load` at once: the limit is at least that
+        if load is not None and self.ceiling is not None and load > self.ceiling:
+            self.ceiling = float(load)  # Twilio took `load` at once: the limit is at least that
         if self._window >= self._limit:
             return
         step = 1 / self._window
-        if self.ceiling is not None and self._window + 1 > self.ceiling - self.others:
-            step /= _PROBE_SLOWDOWN  # past the room Twilio's figures leave: probe, slowly
+        # What Twilio's count left room for when this request arrived: ours then plus the free
+        # places. Answers lag a round trip behind, so the window is measured against that, not now.
+        if load is not None and self.ceiling is not None and self._window + 1 > slot.out + self.ceiling - load:
+            step /= _PROBE_SLOWDOWN  # the account is full: look for a raised limit, rarely
         self._window = min(float(self._limit), self._window + step)
 
 

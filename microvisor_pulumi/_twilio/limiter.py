@@ -14,12 +14,15 @@ How far and how fast depends on what Twilio says. Every response carries
 ``Twilio-Concurrent-Requests``, the account's requests in flight when it arrived (every client's,
 this one included):
 
-* with it, a 429's count tells the account's limit within one (``ceiling``), and each answer tells
-  how many requests other clients have out (``others``). A 429 then cuts the window by 1/8 only,
-  and never above ``ceiling - others``; the window grows back by one per window's worth of answers
-  up to that room, and probes beyond it eight times slower, so it settles just under the limit
-  instead of oscillating between half of it and all of it. The multiplicative cut still moves
-  clients sharing the account towards equal shares, as TCP's congestion avoidance does;
+* with it, a 429's count tells the account's limit within one (``ceiling``), and tells how many of
+  the requests this process had out then were too many: the window drops to what fitted, and by at
+  most 1/8 more (the multiplicative cut that moves clients sharing an account towards equal shares,
+  as in TCP). Each answer tells what room the account had when it arrived: this process's requests
+  out then plus the free places, which counts other clients' requests and the time ours spend in
+  this process rather than at Twilio. The window grows by one per window's worth of answers while
+  it stays a place below that room (a smaller room believed at once, a larger one over two windows:
+  the count jitters with every arrival), and 64 times slower beyond it, to find a raised limit.
+  So it settles just under the limit instead of oscillating between half of it and all of it;
 * without it (another server, a proxy that drops the header), a 429 halves the window and each
   answer grows it by ``1 / window``: TCP's congestion avoidance.
 
@@ -40,6 +43,8 @@ _THROTTLED = 429
 # it knows of than it grows within it.
 _GENTLE_CUT = 0.875
 _PROBE_SLOWDOWN = 64.0
+# A larger room than the last one seen is believed over about this many windows of answers.
+_ROOM_MEMORY = 2.0
 
 
 class AdaptiveLimiter:
@@ -60,6 +65,7 @@ class AdaptiveLimiter:
         # From Twilio-Concurrent-Requests: the account's limit as its 429s tell it (None until one
         # came with the header).
         self.ceiling: float | None = None
+        self._room_seen = float(limit)
         #: Most requests out at once so far, and how many 429s came back: for tests and benchmarks.
         self.peak = 0
         self.throttled = 0
@@ -141,10 +147,17 @@ class AdaptiveLimiter:
         if self._window >= self._limit:
             return
         step = 1 / self._window
-        # What Twilio's count left room for when this request arrived: ours then plus the free
-        # places. Answers lag a round trip behind, so the window is measured against that, not now.
-        if load is not None and self.ceiling is not None and self._window + 1 > slot.out + self.ceiling - load:
-            step /= _PROBE_SLOWDOWN  # the account is full: look for a raised limit, rarely
+        if load is not None and self.ceiling is not None:
+            # What Twilio's count left room for when this request arrived: ours then plus the free
+            # places (answers lag a round trip, so not the window now). It jitters with every
+            # arrival: believe a smaller room at once, a larger one only slowly.
+            room = slot.out + self.ceiling - load
+            if room < self._room_seen:
+                self._room_seen = room
+            else:
+                self._room_seen += (room - self._room_seen) / (_ROOM_MEMORY * self._window)
+            if self._window + 1 > self._room_seen:
+                step /= _PROBE_SLOWDOWN  # the account is full: look for a raised limit, rarely
         self._window = min(float(self._limit), self._window + step)
 
 

@@ -311,6 +311,7 @@ class TwilioClient(TwilioEndpoints):
         self._managers: dict[str, urllib3.PoolManager] = {}
         self._bases: dict[str, str] = {}
         self._headers: dict[str, dict[str, str]] | None = None
+        self._last_date: tuple[str, float] | None = None  # (Date header, its epoch seconds)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -525,7 +526,7 @@ class TwilioClient(TwilioEndpoints):
         response_headers = response.headers
         self._note_server_time(response_headers.get("Date"))
         if 200 <= status < 300:
-            return _parse_success(status, content, method, _path(url))
+            return _parse_success(status, content, method, url)
         auth = self.settings.basic_auth()
         # A proxy may echo the request's Authorization header: blank every spelling of it too.
         scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
@@ -543,14 +544,20 @@ class TwilioClient(TwilioEndpoints):
         # response and never another thread's.
         if not date_header:
             return
-        try:
-            parsed = email.utils.parsedate_to_datetime(date_header)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return
-        if parsed.tzinfo is None:
-            # asctime dates and "-0000" carry no zone, yet HTTP dates are always GMT: never local.
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        when = parsed.timestamp()
+        # Dates have one-second resolution, so most responses repeat the last one: parse it once.
+        last = self._last_date
+        if last is not None and last[0] == date_header:
+            when = last[1]
+        else:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date_header)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return
+            if parsed.tzinfo is None:
+                # asctime dates and "-0000" carry no zone, yet HTTP dates are always GMT: never local.
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            when = parsed.timestamp()
+            self._last_date = (date_header, when)
         self._local.server_time = (when, time.monotonic())
 
     def server_time(self) -> tuple[float, float] | None:
@@ -657,7 +664,7 @@ def _phrase(status: int) -> str:
         return "Unknown Status"
 
 
-def _parse_success(status: int, content: bytes, method: str, path: str) -> Record | None:
+def _parse_success(status: int, content: bytes, method: str, url: str) -> Record | None:
     if status == 204 or not content.strip():
         return None
     try:
@@ -669,7 +676,7 @@ def _parse_success(status: int, content: bytes, method: str, path: str) -> Recor
             f"HTTP {status} {_phrase(status)} but the body is not a JSON object",
             status=status,
             method=method,
-            path=path,
+            path=_path(url),
         )
     return body
 

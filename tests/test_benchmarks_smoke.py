@@ -37,7 +37,7 @@ EXPECTED = {
     "### Provider host cold start": [
         "| python -c imports ",
         "| host start to first Check ",
-        "| for scale: `import requests` (at first HTTP call) ",
+        "| for scale: `import urllib3` (at first HTTP call) ",
     ],
 }
 

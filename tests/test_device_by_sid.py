@@ -13,6 +13,8 @@ import pytest
 from _host import engine
 from _reliability import DEV1_NAME, DEV1_SID, host_config, snapshot, start_host
 
+from microvisor_pulumi.emulator import DEFAULT_DEVICES
+
 MISSING_SID = "UV" + "f" * 32
 
 
@@ -55,3 +57,25 @@ def test_create_on_a_sid_that_names_no_device_says_so(fresh, emu, kind):
     details = info.value.details()
     assert f"device_sid '{MISSING_SID}' names no Microvisor device on this account" in details
     assert snapshot(emu) == {}
+
+
+def test_a_five_resource_program_costs_seven_calls_on_its_first_up(fresh, emu, calls, api):
+    """Issue 20's example: an account config and secret, one device item by unique name, one by SID,
+    and an API key. 1 + 1 + (lookup + create) + 1 + 2 (an API key is made, then named) = 7; the SID
+    used to cost a lookup too (8)."""
+    dev2_sid, dev2_name = DEFAULT_DEVICES[1]
+    engine(fresh, "AccountConfig").create({"key": "api-endpoint", "value": "https://example.com"})
+    engine(fresh, "AccountSecret").create({"key": "token", "value": "s3cret-token"})
+    by_name = engine(fresh, "DeviceConfig").create({"device_sid": dev2_name, "key": "mode", "value": "fast"})
+    by_sid = engine(fresh, "DeviceSecret").create(
+        {"device_sid": DEV1_SID, "key": "wifi", "value": "psk-1234"}
+    )
+    engine(fresh, "ApiKey").create({"friendly_name": "backend"})
+    made = calls()
+    assert all(status is not None and status < 300 for _, _, status in made)
+    assert len(made) == 7, made
+    assert [path for _, path, _ in made if path.startswith("/v1/Devices/") and path.count("/") == 3] == [
+        f"/v1/Devices/{dev2_name}"
+    ]
+    assert by_name.outs["device_sid"] == dev2_sid and by_name.outs["device_name"] == dev2_name
+    assert by_sid.outs["device_sid"] == DEV1_SID

@@ -21,6 +21,7 @@ EXPECTED = {
         "| create ",
         "| create (first of its device in the host) ",
         "| read ",
+        "| read (first of its device in the host) ",
         "| update ",
         "| replace ",
         "| preview ",

@@ -144,9 +144,7 @@ class AdaptiveLimiter:
     def _answered(self, slot: Slot, load: int | None) -> None:
         if load is not None and self.ceiling is not None and load > self.ceiling:
             self.ceiling = float(load)  # Twilio took `load` at once: the limit is at least that
-        if self._window >= self._limit:
-            return
-        step = 1 / self._window
+        full = False
         if load is not None and self.ceiling is not None:
             # What Twilio's count left room for when this request arrived: ours then plus the free
             # places (answers lag a round trip, so not the window now). It jitters with every
@@ -156,8 +154,12 @@ class AdaptiveLimiter:
                 self._room_seen = room
             else:
                 self._room_seen += (room - self._room_seen) / (_ROOM_MEMORY * self._window)
-            if self._window + 1 > self._room_seen:
-                step /= _PROBE_SLOWDOWN  # the account is full: look for a raised limit, rarely
+            full = self._window + 1 > self._room_seen
+        if self._window >= self._limit:
+            return
+        step = 1 / self._window
+        if full:
+            step /= _PROBE_SLOWDOWN  # the account is full: look for a raised limit, rarely
         self._window = min(float(self._limit), self._window + step)
 
 

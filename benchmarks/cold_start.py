@@ -35,9 +35,9 @@ from benchmarks._harness import (
 
 TARGET_MS = 50.0
 BASE_IMPORT = "import pulumi"
-# requests is a runtime dependency of ours that pulumi does not load. The providers import it only at
+# urllib3 is a runtime dependency of ours that pulumi does not load. The providers import it only at
 # their first HTTP call, so it is outside the cold start; measured apart to show what that saves.
-REQUESTS_IMPORT = "import pulumi, requests"
+REQUESTS_IMPORT = "import pulumi, urllib3"
 # Everything a host loads to serve our resources: the provider modules pull in the HTTP layer.
 OUR_IMPORT = "import pulumi, microvisor_pulumi.resources.microvisor, microvisor_pulumi.resources.api_key"
 CONFIG = {"twilio:accountSid": "AC" + "0" * 32, "twilio:authToken": "x" * 32}
@@ -99,7 +99,7 @@ def table(result: dict[str, Any]) -> Table:
     extra = (with_requests - base) * 1000
     rows.append(
         [
-            "for scale: `import requests` (at first HTTP call)",
+            "for scale: `import urllib3` (at first HTTP call)",
             ms(base),
             ms(with_requests),
             f"{extra:+.1f}",
@@ -114,9 +114,9 @@ def table(result: dict[str, Any]) -> Table:
         [
             f"Median of {result['runs']} runs each, sides alternated. "
             f"Imports: `{BASE_IMPORT}` vs `{OUR_IMPORT}`; the last row is `{REQUESTS_IMPORT}`, "
-            "the part of the extra that is the requests library (our dependency; pulumi never loads it).",
+            "the part of the extra that is the urllib3 library (our HTTP client; pulumi never loads it).",
             "Host: ProviderHost() (process start, port line, gRPC channel ready) + Configure + the first "
             "Check, with benchmarks/null_provider.py (imports only pulumi) vs DeviceSecretProvider "
-            "(unpickling it imports microvisor_pulumi; requests waits for the first HTTP call).",
+            "(unpickling it imports microvisor_pulumi; urllib3 waits for the first HTTP call).",
         ],
     )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from _host import KINDS, TOKENS, ProviderHost, State, engine, new_provider  # noqa: F401 - re-exported
 from google.protobuf import struct_pb2
@@ -22,6 +23,16 @@ DEVICE_LOOKUP_RE = re.compile(r"^/v1/Devices/[^/]+$")
 KEY_SID_RE = re.compile(r"SK[0-9a-fA-F]{32}")
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def refreshed_outs(outs: dict[str, Any]) -> dict[str, Any]:
+    """What a refresh of an unchanged item returns: its outputs, plus its device's name where the
+    item was created by device SID (issue 20: a create no longer looks a SID up; refresh records
+    the name, as it keeps it current)."""
+    sid = outs.get("device_sid")
+    if isinstance(sid, str) and "device_name" not in outs:
+        return {**outs, "device_name": dict(DEFAULT_DEVICES)[sid]}
+    return outs
 
 
 def host_config(emulator: Emulator, **extra: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ EXPECTED = {
         "| create ",
         "| create (first of its device in the host) ",
         "| read ",
+        "| read (first of its device in the host) ",
         "| update ",
         "| replace ",
         "| preview ",
@@ -37,7 +38,7 @@ EXPECTED = {
     "### Provider host cold start": [
         "| python -c imports ",
         "| host start to first Check ",
-        "| for scale: `import requests` (at first HTTP call) ",
+        "| for scale: `import urllib3` (at first HTTP call) ",
     ],
 }
 

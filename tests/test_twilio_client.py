@@ -537,3 +537,108 @@ def test_server_time_comes_from_the_date_header_of_this_threads_last_response(
     worker.start()
     worker.join()
     assert other == [None]
+
+
+# -- proxies: from the environment as requests read them, once per client ---------------------------
+
+
+class _ConnectRecorder:
+    """A proxy that records each request line (CONNECT for https) and refuses it with 403."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.lines: list[str] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.lines.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_https_proxy_is_used_for_https_hosts(make: MakeClient, no_proxy_env: pytest.MonkeyPatch) -> None:
+    proxy = _ConnectRecorder()
+    try:
+        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        client = make(endpoint="https://microvisor.example.test", max_retries=0)
+        with pytest.raises(NetworkError, match="through the proxy") as info:
+            client.fetch_item("Configs", "k")
+        assert [line.rsplit(" ", 1)[0] for line in proxy.lines] == ["CONNECT microvisor.example.test:443"]
+        assert info.value.__context__ is None and info.value.__cause__ is None
+    finally:
+        proxy.close()
+
+
+def test_http_proxy_forwards_with_its_credentials(
+    fake: FakeTwilio, make: MakeClient, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    fake.add(Canned(200, CONFIG))
+    no_proxy_env.setenv("HTTP_PROXY", fake.url.replace("http://", "http://user:p%40ss@"))
+    assert make(endpoint="http://twilio.example.test").fetch_item("Configs", "k") == CONFIG
+    (seen,) = fake.received
+    assert seen.raw_path == "http://twilio.example.test/v1/Configs/k"
+    assert seen.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"user:p@ss").decode()
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.0/8", "*"])
+def test_no_proxy_goes_direct(
+    fake: FakeTwilio, make: MakeClient, no_proxy_env: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    fake.add(Canned(200, CONFIG))
+    no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    no_proxy_env.setenv("NO_PROXY", no_proxy)
+    assert make().fetch_item("Configs", "k") == CONFIG
+    assert [r.raw_path for r in fake.received] == ["/v1/Configs/k"]
+
+
+def test_proxies_are_read_once_per_client_and_host(
+    fake: FakeTwilio, make: MakeClient, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    fake.handler = lambda r: Canned(200, CONFIG)
+    looked: list[int] = []
+    real = urllib.request.getproxies
+
+    def counting() -> dict[str, str]:
+        looked.append(1)
+        return real()
+
+    no_proxy_env.setattr(urllib.request, "getproxies", counting)
+    client = make()
+    for _ in range(5):
+        client.fetch_item("Configs", "k")
+        client.update_item("Configs", "k", "v")
+    assert len(looked) == 1
+    # Read when the client first reaches the host: a proxy set later applies to the next client.
+    no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    client.fetch_item("Configs", "k")
+    with pytest.raises(NetworkError):
+        make(max_retries=0).fetch_item("Configs", "k")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -199,3 +202,99 @@ def test_a_request_waiting_out_retry_after_gives_its_place_up(fake: FakeTwilio, 
     fetch("quick")
     first.join(5)
     assert done["quick"] < 0.8 <= done["slow"]  # the one place was free while the first waited
+
+
+# -- with Twilio's load figures (Twilio-Concurrent-Requests): settle near the limit, share it --------
+
+
+def _account(
+    clients: list[AdaptiveLimiter],
+    limit: int,
+    trips: float,
+    *,
+    header: bool = True,
+    joins: tuple[float, ...] = (),
+) -> list[float]:
+    """Requests answered per round trip by each client, after the first third of `trips` round trips.
+
+    Event by event: each client keeps as many requests out as its window lets it; Twilio counts every
+    arrival among the account's requests in flight (refused ones included, as they take their round
+    trip too) and refuses those beyond `limit`; each request is back after about one round trip
+    (0.9 to 1.1, seeded), and its client sends the next at once. `joins`: when each client starts."""
+    rng = random.Random(20)
+    events: list[tuple[float, int, int, Any, int, int]] = []
+    order = itertools.count()
+    out = [0]  # the account's requests in flight
+    answered = [0] * len(clients)
+
+    def send(i: int, now: float) -> None:
+        while clients[i].in_flight < max(1, int(clients[i].window)):
+            slot = clients[i].acquire(0)
+            out[0] += 1
+            status = 429 if out[0] > limit else 200
+            heapq.heappush(events, (now + rng.uniform(0.9, 1.1), next(order), i, slot, status, out[0]))
+
+    for i in range(len(clients)):
+        heapq.heappush(events, (joins[i] if joins else 0.0, next(order), i, None, 0, 0))
+    while events:
+        now, _, i, slot, status, load = heapq.heappop(events)
+        if now > trips:
+            break
+        if slot is not None:
+            out[0] -= 1
+            slot.release(status, load if header else None)
+            answered[i] += status == 200 and now >= trips / 3
+        send(i, now)
+    for _, _, _, slot, _, _ in events:  # still out at the end: back with no answer (no signal)
+        if slot is not None:
+            slot.release(None)
+    return [a / (trips * 2 / 3) for a in answered]
+
+
+def test_with_twilios_figures_the_window_settles_just_under_the_limit() -> None:
+    informed, blind = AdaptiveLimiter(32), AdaptiveLimiter(32)
+    (settled,) = _account([informed], 20, 300)
+    (halving,) = _account([blind], 20, 300, header=False)
+    assert informed.ceiling == 20  # a 429's count tells the limit
+    assert settled >= 19 > 15 > halving  # halving on every 429 leaves a quarter unused
+    # It still looks for a raised limit past what it knows, rarely: a 429 burst every ~50 trips.
+    assert informed.throttled <= 60 < 400 <= blind.throttled
+
+
+def test_with_twilios_figures_clients_of_one_account_share_it_evenly() -> None:
+    first, second = AdaptiveLimiter(32), AdaptiveLimiter(32)
+    a, b = _account([first, second], 20, 600, joins=(0, 50))  # the first is alone for a while
+    assert abs(a - b) <= 1 and a + b >= 19
+    assert first.throttled + second.throttled <= 300  # halving: ~1,600 and 13 answered per trip
+    c, d = _account([AdaptiveLimiter(32), AdaptiveLimiter(32)], 20, 600, header=False, joins=(0, 50))
+    assert c + d < 15
+
+
+def test_with_twilios_figures_a_raised_limit_is_found_and_a_lowered_one_followed() -> None:
+    limiter = AdaptiveLimiter(32)
+    _account([limiter], 20, 100)
+    assert limiter.ceiling == 20
+    (raised,) = _account([limiter], 30, 600)  # found by probing, then proven by answers
+    assert raised >= 23 and limiter.ceiling is not None and limiter.ceiling >= 27
+    (lowered,) = _account([limiter], 12, 300)  # the next 429 tells the new limit
+    assert limiter.ceiling == 12 and lowered >= 11
+
+
+def test_the_client_hands_twilios_figures_to_the_limiter(fake: FakeTwilio, make) -> None:
+    load = iter(range(1, 100))
+
+    def handler(seen: Received) -> Canned:
+        count = next(load)
+        if count == 5:
+            return Canned(429, THROTTLED, {"Retry-After": "0", "Twilio-Concurrent-Requests": "7"})
+        return Canned(200, CONFIG, {"Twilio-Concurrent-Requests": "3"})
+
+    fake.handler = handler
+    client = make(max_concurrency=10)
+    for i in range(6):
+        assert client.fetch_item("Configs", f"k{i}") == CONFIG  # the 429 retried, nothing failed
+    limiter = client._limiter
+    assert limiter.throttled == 1 and limiter.ceiling == 6  # 7 in flight was one too many
+    # Twilio had 7 out and one was ours: the others held the whole account, so ours narrowed to one
+    # and grew back by 1/window per answer while the account had room (3 in flight of 6).
+    assert limiter.window == pytest.approx(2.5, abs=0.01)

@@ -1,6 +1,6 @@
 """Twilio HTTP layer: settings, hosts, errors and one thread-safe client. Knows nothing about Pulumi.
 
-`TwilioClient` is loaded on first use: it brings in `requests`, which costs a provider host tens of
+`TwilioClient` is loaded on first use: it brings in `urllib3`, which costs a provider host tens of
 milliseconds at start, and a host that only checks and diffs (`pulumi preview`) never needs it.
 """
 

@@ -1,47 +1,55 @@
-"""The one HTTP transport to Twilio: sessions, retries, error mapping and paging.
+"""The one HTTP transport to Twilio: connection pools, retries, error mapping and paging.
 
 Design points (each one is a past or likely bug):
 
-* Retries are urllib3's ``Retry`` mounted through ``requests``' ``HTTPAdapter`` (no home-grown loop),
-  with two policies: *retry* (GET, DELETE, update POST) retries 429/5xx, connect and read failures
-  with jittered exponential backoff and a capped ``Retry-After``, bounded by a total time budget;
-  *once* (create POST) retries only failures that happen before the request is sent, and 429s
-  (Twilio did not process the request), because a create that may have taken effect must never be
-  sent twice.
+* urllib3 directly, under urllib3's own ``Retry`` (no home-grown loop). ``requests`` did the same
+  work with about three times the CPU per call (its per-request merging of environment settings,
+  hooks, cookie jars and adapters), which on a small machine is what limits a fleet deployment.
+  Two policies: *retry* (GET, DELETE, update POST) retries 429/5xx, connect and read failures with
+  jittered exponential backoff and a capped ``Retry-After``, bounded by a total time budget; *once*
+  (create POST) retries only failures that happen before the request is sent, and 429s (Twilio did
+  not process the request), because a create that may have taken effect must never be sent twice.
+* Proxies (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and the CA bundle
+  (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's, as ``requests`` chose) are read once
+  per client and host, not on every request.
 * Every attempt holds a place in the account's adaptive limiter (``limiter.py``) while it is out,
   so one process never has more than ``max_concurrency`` requests out and backs off on 429.
-* Each thread gets its own ``requests.Session`` pair (one per policy, sharing one connection pool),
-  so keep-alive connections are reused and no mutable state is shared between threads.
+* One thread-safe pool per host and client, as large as the limiter lets requests out, so
+  keep-alive connections are reused by every thread.
 * Errors are built from status code and a scrubbed server message only; no exception keeps the
-  request or response, and none is chained to a ``requests`` exception (whose text holds URLs).
+  request or response, and none is chained to a urllib3 exception (whose text holds URLs).
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import ipaddress
 import json
+import os
 import platform
 import re
 import threading
 import time
-import weakref
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timezone
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    HTTPError,
     MaxRetryError,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
+    ProxyError,
     ReadTimeoutError,
     ResponseError,
+    SSLError,
 )
 from urllib3.util.retry import Retry
 
@@ -60,7 +68,7 @@ from microvisor_pulumi._twilio.errors import (
     TwilioError,
 )
 from microvisor_pulumi._twilio.hosts import base_url, rebase
-from microvisor_pulumi._twilio.limiter import AdaptiveLimiter, Slot, limiter_for
+from microvisor_pulumi._twilio.limiter import Slot, limiter_for
 from microvisor_pulumi._twilio.settings import RETRY_DELAY_CAP, Settings, backoff_delay
 from microvisor_pulumi._version import __version__
 
@@ -169,7 +177,7 @@ class BudgetRetry(Retry):
     ) -> BudgetRetry:
         if self.slot is not None:
             # The attempt is over: its place goes back (a 429 narrows the window) before any sleep.
-            self.slot.release(getattr(response, "status", None))
+            self.slot.release(getattr(response, "status", None), _load(response))
         fresh = super().increment(method, url, response, error, _pool, _stacktrace)
         delay = fresh._next_sleep(response)
         if self.started_at is not None and time.monotonic() - self.started_at + delay > self.budget_seconds:
@@ -193,45 +201,53 @@ class _CreatePolicy(BudgetRetry):
     RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
 
 
-class _PolicyAdapter(HTTPAdapter):
-    """HTTPAdapter that restarts its retry policy's time budget for each request it sends.
+def _load(response: Any) -> int | None:
+    """Twilio's count of the account's requests in flight (``Twilio-Concurrent-Requests``), if sent."""
+    headers = getattr(response, "headers", None)
+    raw = headers.get("Twilio-Concurrent-Requests") if headers is not None else None
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
 
-    Safe only because every adapter belongs to one thread's session (see ``TwilioClient``).
+
+def _proxy_for(origin: str) -> str | None:
+    """The proxy URL for ``scheme://host[:port]`` from the environment, or None to go direct.
+
+    What ``requests`` did on every request, done once per host: ``getproxies()`` (``<scheme>_proxy``,
+    then ``all_proxy``; lower case first) unless ``no_proxy`` covers the host (a suffix, an exact
+    host[:port], ``*``, or a CIDR block around an IP address).
     """
-
-    def __init__(
-        self,
-        policy: BudgetRetry,
-        share_pool_with: _PolicyAdapter | None = None,
-        limiter: AdaptiveLimiter | None = None,
-        queue_timeout: float | None = None,
-    ) -> None:
-        super().__init__(max_retries=policy, pool_connections=4, pool_maxsize=4)
-        self.policy = policy
-        self.limiter = limiter
-        self.queue_timeout = queue_timeout
-        if share_pool_with is not None:
-            # Both policies of a thread use the same keep-alive connections: urllib3 takes the retry
-            # object per call, not per pool, so one pool serves both.
-            self.poolmanager = share_pool_with.poolmanager
-            self.proxy_manager = share_pool_with.proxy_manager
-
-    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        policy = self.policy.started()
-        self.max_retries = policy
-        if self.limiter is None:
-            return super().send(request, *args, **kwargs)
-        # Every attempt holds a place in the account's limiter while it is out; BudgetRetry gives it
-        # back for the sleep before a retry and queues for it again.
-        slot = policy.slot = self.limiter.acquire(self.queue_timeout)
-        policy.slot_timeout = self.queue_timeout
-        status: int | None = None
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for entry in (e.strip() for e in no_proxy.split(",")):
+        if not entry:
+            continue
         try:
-            response = super().send(request, *args, **kwargs)
-            status = response.status_code
-            return response
-        finally:
-            slot.release(status)
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return None
+        except ValueError:
+            pass  # not an IP host or not an address entry: the name rules below apply
+    if urllib.request.proxy_bypass(parts.netloc) or urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _ca_certs() -> str | None:
+    """The CA bundle ``requests`` would use: its environment variables, else certifi's bundle."""
+    chosen = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if chosen:
+        return chosen
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - requests' dependency, normally present
+        return None  # the system's trust store
+    return str(certifi.where())
 
 
 class TwilioClient(TwilioEndpoints):
@@ -287,22 +303,24 @@ class TwilioClient(TwilioEndpoints):
         self._limiter = limiter_for(settings)
         # Queueing for a place is bounded too: a request that cannot start within this fails.
         self._queue_timeout = settings.retry_max_seconds + settings.read_timeout
+        self._timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._generation = 0
-        # Weak: a finished thread's sessions go away with its thread-local storage.
-        self._open_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        # Per origin (scheme://host:port): the pool manager that reaches it, direct or through its
+        # proxy, chosen on first use; and each product's base URL. Both fixed for the client's life.
+        self._managers: dict[str, urllib3.PoolManager] = {}
+        self._bases: dict[str, str] = {}
+        self._headers: dict[str, dict[str, str]] | None = None
+        self._last_date: tuple[str, float] | None = None  # (Date header, its epoch seconds)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every pooled connection of every thread; the client opens new ones if used again."""
+        """Close every pooled connection; the client opens new ones if used again."""
         with self._lock:
-            self._generation += 1
-            sessions = list(self._open_sessions)
-            self._open_sessions.clear()
-        for session in sessions:
-            session.close()
+            managers = list(self._managers.values())
+        for manager in managers:
+            manager.clear()
 
     def __enter__(self) -> TwilioClient:
         return self
@@ -338,34 +356,59 @@ class TwilioClient(TwilioEndpoints):
 
     def base_url(self, product: str) -> str:
         """Base URL of ``product`` after region/edge rewriting or the endpoint override."""
-        return base_url(product, self.settings)
+        found = self._bases.get(product)
+        if found is None:
+            found = self._bases[product] = base_url(product, self.settings)
+        return found
 
-    # -- sessions --------------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------------
 
-    def _session(self, retry: bool) -> requests.Session:
-        state = getattr(self._local, "state", None)
-        if state is None or state[0] != self._generation:
-            limiter, wait = self._limiter, self._queue_timeout
-            retry_adapter = _PolicyAdapter(self._retry_policy, limiter=limiter, queue_timeout=wait)
-            once_adapter = _PolicyAdapter(
-                self._once_policy, share_pool_with=retry_adapter, limiter=limiter, queue_timeout=wait
-            )
-            sessions = (self._new_session(retry_adapter), self._new_session(once_adapter))
-            with self._lock:
-                self._open_sessions.update(sessions)
-                state = (self._generation, *sessions)
-            self._local.state = state
-        return state[1] if retry else state[2]
+    def _manager(self, origin: str) -> urllib3.PoolManager:
+        manager = self._managers.get(origin)
+        if manager is not None:
+            return manager
+        with self._lock:
+            manager = self._managers.get(origin)
+            if manager is None:
+                manager = self._managers[origin] = self._new_manager(origin)
+        return manager
 
-    @staticmethod
-    def _new_session(adapter: _PolicyAdapter) -> requests.Session:
-        session = requests.Session()
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers.update(
-            {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Charset": "utf-8"}
-        )
-        return session
+    def _new_manager(self, origin: str) -> urllib3.PoolManager:
+        # As many keep-alive connections as requests the limiter lets out at once; beyond that
+        # (never, normally) a connection is opened for the request and closed after it.
+        pool: dict[str, Any] = {"num_pools": 4, "maxsize": max(4, self.settings.max_concurrency)}
+        if origin.startswith("https:"):
+            pool["ca_certs"] = _ca_certs()
+        proxy = _proxy_for(origin)
+        if proxy is None:
+            return urllib3.PoolManager(**pool)
+        auth = urlsplit(proxy)
+        headers = None
+        if auth.username is not None:
+            pair = f"{unquote(auth.username)}:{unquote(auth.password or '')}".encode("latin-1")
+            headers = {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
+
+    def _base_headers(self) -> dict[str, dict[str, str]]:
+        """The headers of each kind of request, built once (credentials included)."""
+        if self._headers is None:
+            user, password = self.settings.basic_auth()  # MissingCredentials before any traffic
+            try:
+                pair = f"{user}:{password}".encode("latin-1")  # as requests encodes Basic auth
+            except UnicodeEncodeError:
+                pair = f"{user}:{password}".encode()
+            common = {
+                "User-Agent": USER_AGENT,
+                "Accept-Encoding": "gzip, deflate",
+                "Accept": "application/json",
+                "Accept-Charset": "utf-8",
+                "Authorization": "Basic " + base64.b64encode(pair).decode("ascii"),
+            }
+            # Twilio's SDK sends no Accept on DELETE.
+            bare = {k: v for k, v in common.items() if k != "Accept"}
+            form = {**common, "Content-Type": "application/x-www-form-urlencoded"}
+            self._headers = {"": common, "DELETE": bare, "form": form}
+        return self._headers
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -392,7 +435,8 @@ class TwilioClient(TwilioEndpoints):
         method = method.upper()
         if retry is None:
             retry = method in _IDEMPOTENT_METHODS
-        return self._send(method, self.base_url(product) + path, params, data, retry, secret)
+        base = self.base_url(product)
+        return self._send(method, base, base + path, params, data, retry, secret)
 
     def iter_list(
         self,
@@ -416,7 +460,7 @@ class TwilioClient(TwilioEndpoints):
         url = base + path
         seen = {url}
         while True:
-            page = self._send("GET", url, query, None, True)
+            page = self._send("GET", base, url, query, None, True)
             if page is None:
                 return
             records, next_ref = _page_parts(page, url)
@@ -432,52 +476,66 @@ class TwilioClient(TwilioEndpoints):
     def _send(
         self,
         method: str,
+        base: str,
         url: str,
         params: Mapping[str, Any] | None,
         data: Mapping[str, Any] | None,
         retry: bool,
         secret: Sequence[str] = (),
     ) -> Record | None:
-        path = _path(url)
-        auth = self.settings.basic_auth()  # MissingCredentials before any network traffic
+        headers = self._base_headers()  # MissingCredentials before any network traffic
         form = _encode_form(data)
-        session = self._session(retry)
-        response: requests.Response | None = None
+        query = _encode_form(params)
+        target = url
+        if query:
+            target += ("&" if "?" in url else "?") + urlencode(query)
+        body: bytes | None = None
+        if form:
+            body = urlencode(form).encode("ascii")
+            chosen = headers["form"]
+        else:
+            chosen = headers["DELETE" if method == "DELETE" else ""]
+        policy = (self._retry_policy if retry else self._once_policy).started()
+        manager = self._manager(base)
+        response: Any = None
         failure: TwilioError | None = None
+        # Every attempt holds a place in the account's limiter while it is out; BudgetRetry gives it
+        # back for the sleep before a retry and queues for it again.
+        slot = policy.slot = self._limiter.acquire(self._queue_timeout)
+        policy.slot_timeout = self._queue_timeout
         try:
-            response = session.request(
+            response = manager.urlopen(
                 method,
-                url,
-                params=_encode_form(params),
-                data=form,
-                # requests drops a header set to None: Twilio's SDK sends no Accept on DELETE.
-                headers={"Accept": None} if method == "DELETE" else None,
-                auth=auth,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                allow_redirects=False,
+                target,
+                body=body,
+                headers=chosen,
+                retries=policy,
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=True,
             )
-        except requests.RequestException as exc:
-            failure = self._network_error(exc, method, path, url, sent_once=not retry)
+        except HTTPError as exc:
+            failure = self._network_error(exc, method, _path(url), url, sent_once=not retry)
+        finally:
+            slot.release(getattr(response, "status", None), _load(response))
         if failure is not None:
             # Raised outside the except block so neither __cause__ nor __context__ holds the
-            # requests exception (its text and attributes carry URLs and the prepared request).
+            # urllib3 exception (its text and attributes carry URLs and the request).
             raise failure
-        assert response is not None
-        status, reason, headers, content = (
-            response.status_code,
-            response.reason,
-            response.headers,
-            response.content,
-        )
-        self._note_server_time(headers.get("Date"))
+        status, content = response.status, response.data
+        response_headers = response.headers
+        self._note_server_time(response_headers.get("Date"))
         if 200 <= status < 300:
-            return _parse_success(status, content, method, path)
+            return _parse_success(status, content, method, url)
+        auth = self.settings.basic_auth()
         # A proxy may echo the request's Authorization header: blank every spelling of it too.
         scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
         # Too short to blank out safely (a 3-character PIN would blank ordinary words): then none of
         # the server's text is shown at all.
         withhold = any(0 < len((form or {}).get(name, "")) < _MIN_SCRUB_LENGTH for name in secret)
-        raise _error_from_response(status, reason, headers, content, method, path, scrub, withhold)
+        raise _error_from_response(
+            status, response.reason, response_headers, content, method, _path(url), scrub, withhold
+        )
 
     # -- Twilio's clock --------------------------------------------------------------------------
 
@@ -486,14 +544,20 @@ class TwilioClient(TwilioEndpoints):
         # response and never another thread's.
         if not date_header:
             return
-        try:
-            parsed = email.utils.parsedate_to_datetime(date_header)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return
-        if parsed.tzinfo is None:
-            # asctime dates and "-0000" carry no zone, yet HTTP dates are always GMT: never local.
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        when = parsed.timestamp()
+        # Dates have one-second resolution, so most responses repeat the last one: parse it once.
+        last = self._last_date
+        if last is not None and last[0] == date_header:
+            when = last[1]
+        else:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date_header)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return
+            if parsed.tzinfo is None:
+                # asctime dates and "-0000" carry no zone, yet HTTP dates are always GMT: never local.
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            when = parsed.timestamp()
+            self._last_date = (date_header, when)
         self._local.server_time = (when, time.monotonic())
 
     def server_time(self) -> tuple[float, float] | None:
@@ -507,45 +571,41 @@ class TwilioClient(TwilioEndpoints):
         return found
 
     def _network_error(
-        self, exc: requests.RequestException, method: str, path: str, url: str, *, sent_once: bool
+        self, exc: HTTPError, method: str, path: str, url: str, *, sent_once: bool
     ) -> TwilioError:
         host = urlsplit(url).netloc
-        inner: BaseException | None = (
-            exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        )
-        if isinstance(inner, MaxRetryError):
-            inner = inner.reason
+        retried = isinstance(exc, MaxRetryError) and self.settings.max_retries > 0
+        inner: BaseException = exc
+        if isinstance(exc, MaxRetryError) and exc.reason is not None:
+            inner = exc.reason
         after_send = False
         cls: type[TwilioError] = NetworkError
-        if isinstance(exc, requests.ConnectTimeout) or (
-            isinstance(inner, ConnectTimeoutError) and not isinstance(inner, NewConnectionError)
-        ):
+        if isinstance(inner, ConnectTimeoutError) and not isinstance(inner, NewConnectionError):
             cls, what = Timeout, f"could not connect to {host} within {self.settings.connect_timeout:g} s"
-        elif isinstance(exc, requests.ReadTimeout) or isinstance(inner, ReadTimeoutError):
+        elif isinstance(inner, ReadTimeoutError):
             cls, what = Timeout, f"no response from {host} within {self.settings.read_timeout:g} s"
             after_send = True
+        elif isinstance(inner, ProxyError):
+            what = f"could not reach {host} through the proxy ({type(inner.original_error).__name__})"
         elif isinstance(inner, NameResolutionError):
             what = f"could not resolve host {host}"
         elif isinstance(inner, NewConnectionError):
             cause = inner.__cause__ or inner.__context__
             detail = getattr(cause, "strerror", None) or type(cause or inner).__name__
             what = f"could not connect to {host} ({detail})"
-        elif isinstance(exc, requests.exceptions.SSLError):
+        elif isinstance(inner, SSLError):
             what = f"TLS handshake with {host} failed"
-        elif isinstance(inner, ProtocolError) or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        elif isinstance(inner, ProtocolError):
             cause_name = next(
-                (type(a).__name__ for a in getattr(inner, "args", ()) if isinstance(a, BaseException)),
-                type(inner or exc).__name__,
+                (type(a).__name__ for a in inner.args if isinstance(a, BaseException)),
+                type(inner).__name__,
             )
             what = f"connection to {host} dropped before a full response arrived ({cause_name})"
             after_send = True
-        elif isinstance(exc, requests.ConnectionError):
-            what = f"connection to {host} failed ({type(inner or exc).__name__})"
+        elif isinstance(exc, MaxRetryError):
+            what = f"connection to {host} failed ({type(inner).__name__})"
         else:
             cls, what = TwilioError, f"request could not be made ({type(exc).__name__})"
-        retried = (
-            isinstance(exc.args[0] if exc.args else None, MaxRetryError) and self.settings.max_retries > 0
-        )
         if retried and not (after_send and sent_once):
             what += "; retries exhausted"
         if after_send and sent_once:
@@ -604,7 +664,7 @@ def _phrase(status: int) -> str:
         return "Unknown Status"
 
 
-def _parse_success(status: int, content: bytes, method: str, path: str) -> Record | None:
+def _parse_success(status: int, content: bytes, method: str, url: str) -> Record | None:
     if status == 204 or not content.strip():
         return None
     try:
@@ -616,7 +676,7 @@ def _parse_success(status: int, content: bytes, method: str, path: str) -> Recor
             f"HTTP {status} {_phrase(status)} but the body is not a JSON object",
             status=status,
             method=method,
-            path=path,
+            path=_path(url),
         )
     return body
 

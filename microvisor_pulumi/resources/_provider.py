@@ -120,7 +120,7 @@ class SchemaProvider(ResourceProvider):
             with _CLIENT_LOCK:
                 client = getattr(self, "_twilio", None)
                 if client is None:
-                    # Imported here: `requests` is not needed by check and diff (see _twilio/__init__).
+                    # Imported here: urllib3 is not needed by check and diff (see _twilio/__init__).
                     from microvisor_pulumi._twilio import TwilioClient
 
                     settings = Settings.resolve(getattr(self, "_stack_config", {}), os.environ)

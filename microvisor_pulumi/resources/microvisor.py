@@ -344,6 +344,13 @@ class _ItemProvider(SchemaProvider):
         found: dict[str, Any] = _DEVICES.get((base, name_or_sid), fetch)
         return found
 
+    def _device_for_write(self, given: str) -> dict[str, Any]:
+        """The device a create writes to: a SID as given (its name unknown until a refresh), a
+        unique name resolved through Twilio (once per process)."""
+        if DEVICE_SID_RE.match(given):
+            return {"sid": given, "unique_name": None}
+        return self.device(given)
+
     # -- shaping outputs -------------------------------------------------------------------------
     def outputs(self, inputs: Mapping[str, Any], remote: Mapping[str, Any], device: Mapping[str, Any] | None):
         outs: dict[str, Any] = {}
@@ -503,7 +510,10 @@ class _ItemProvider(SchemaProvider):
         key = str(plain(props["key"]))
         value = str(plain(props["value"]))
         overwrite = bool(plain(props.get("overwrite")))
-        device = self.device(str(plain(props["device_sid"]))) if self.device_scoped else None
+        given = str(plain(props["device_sid"])) if self.device_scoped else None
+        # A SID needs no resolving: a device that does not exist is told by the create's own 404
+        # (below), and `refresh` records device_name. Only a unique name is looked up.
+        device = None if given is None else self._device_for_write(given)
         sid = device["sid"] if device else None
         ident = f"{sid}/{key}" if sid else key
         # Before anything is written: is the item another resource's of this stack?
@@ -517,6 +527,7 @@ class _ItemProvider(SchemaProvider):
         client = self.client()
         started = time.monotonic()
         sent: list[int] = []
+        failure: TwilioError | None = None
 
         def make() -> dict[str, Any]:
             sent.append(1)
@@ -548,7 +559,12 @@ class _ItemProvider(SchemaProvider):
             except _Taken as taken:
                 remote = self._take_over(ident, key, value, sid, overwrite, taken.remote, props)
         except TwilioError as err:
-            self.fail(ident, err, "create")
+            failure = err
+        if failure is not None:
+            if isinstance(failure, NotFound) and sid is not None:
+                # Outside the except block: the clear error chains to nothing.
+                self.device(sid)  # raises _NoSuchDevice when the device is what is missing
+            self.fail(ident, failure, "create")
         outs = self.outputs(props, remote, device)
         self._claim(props, sid, key, outs)
         return CreateResult(self.ident(outs), outs)

@@ -415,6 +415,34 @@ def test_dynamic_state_is_no_change_for_the_plugin(host, plugin: Plugin, calls, 
 # -- concurrency --------------------------------------------------------------------------------------
 
 
+def test_max_concurrency_one_serves_one_operation_at_a_time() -> None:
+    """As in the dynamic host (test_host_concurrency.py): one whole operation at a time, not only one
+    request. An ApiKey create is two requests; the first naming is throttled (429, Retry-After 1 s),
+    and a throttled request gives its place to others while it waits, so if other creates were being
+    served their requests would go out in that second."""
+    with Emulator(latency=0.05) as slow:
+        p = Plugin()
+        try:
+            p.configure(plugin_config(slow, maxConcurrency="1"))
+            eng = PluginEngine(p, "ApiKey")
+            checked = [eng.check({"friendly_name": f"k{i}"}, name=f"k{i}").inputs for i in range(4)]
+            slow.clear_request_log()
+            slow.add_fault(method="POST", path=r"/Keys/SK\w+\.json$", times=1, status=429, retry_after="1")
+            requests = [
+                pb.CreateRequest(
+                    urn=f"urn:pulumi:dev::fleet::{token('ApiKey')}::k{i}", type=token("ApiKey"), properties=c
+                )
+                for i, c in enumerate(checked)
+            ]
+            futures = [p.stub.Create.future(r) for r in requests]
+            assert all(f.result(timeout=60).id for f in futures)
+        finally:
+            p.close()
+        calls = [(r["path"], r["status"]) for r in slow.request_log() if r["method"] == "POST"]
+    shape = ["create" if path.endswith("/Keys.json") else f"name {status}" for path, status in calls]
+    assert shape == ["create", "name 429", "name 200"] + ["create", "name 200"] * 3, calls
+
+
 @pytest.mark.parametrize("setting,n,low,high", [(None, 40, 28, 32), ("48", 60, 40, 48)])
 def test_the_plugin_serves_max_concurrency_creates_at_once(setting, n, low, high) -> None:
     """The default 32, and a larger setting, which Configure widens the plugin's own pool to (its

@@ -28,6 +28,7 @@ from microvisor_pulumi._version import __version__
 from microvisor_pulumi.plugin import PACKAGE
 from microvisor_pulumi.plugin.schema import schema_text
 from microvisor_pulumi.plugin.tokens import CONFIG_VARIABLES, PROVIDERS
+from microvisor_pulumi.resources._host_threads import limit_operations
 from microvisor_pulumi.resources._provider import SchemaProvider
 
 R = TypeVar("R")
@@ -346,8 +347,12 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
         for provider in self._providers.values():
             provider.use_config(config)
         size = pool_size(config, self._environ)
-        if self._executor is not None and size is not None:
-            self._executor.grow(size)
+        if size is not None:
+            # twilio:maxConcurrency operations at once (1 means one at a time, as in the dynamic host),
+            # on a pool with spare threads so that Check and Diff never wait behind them.
+            limit_operations(size - _SPARE_WORKERS)
+            if self._executor is not None:
+                self._executor.grow(size)
         return P.ConfigureResponse(acceptSecrets=True, supportsPreview=True, acceptResources=False)
 
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> Any:

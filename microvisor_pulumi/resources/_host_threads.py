@@ -106,6 +106,16 @@ def widen_for(config: Mapping[str, str]) -> int | None:
     return widen(workers)
 
 
+def limit_operations(workers: int) -> None:
+    """Serve at most ``workers`` provider operations at once in this process, whatever its pool: the
+    provider plugin's pool keeps spare threads for Check and Diff beyond twilio:maxConcurrency, so its
+    operations always queue on the gate. Set by its Configure; a later call replaces the gate."""
+    global _GATE, _GATE_SET
+    with _LOCK:
+        _GATE_SET = True
+        _GATE = threading.Semaphore(max(1, workers))
+
+
 def _limit_operations(workers: int) -> None:
     global _GATE, _GATE_SET
     if _GATE_SET:

@@ -52,6 +52,9 @@ TYPE_TOKENS = {
     "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
 }
 _SHARD_RE = re.compile(rf"{SHARD_PREFIX}(\d{{3,}})")
+#: A Secret's stack config name, as render.secret_entries makes them. The files are edited by hand
+#: and their names reach shell commands (set-secrets.sh, the move script), so nothing else is read.
+_CONFIG_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
 
 class ShardError(ValueError):
@@ -110,6 +113,17 @@ def _strings(value: Any, what: str, path: Path) -> dict[str, str]:
     return value
 
 
+def _config_names(value: Any, what: str, path: Path) -> dict[str, str]:
+    names = _strings(value, what, path)
+    for key, name in names.items():
+        if not _CONFIG_NAME_RE.match(name):
+            raise ShardError(
+                f"{path}: {what}: {key!r} reads config {name!r}; a config name is letters, digits, "
+                "'_', '.' and '-', not starting with '.' or '-'"
+            )
+    return names
+
+
 def _parse(path: Path) -> StackData:
     try:
         body = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
@@ -128,7 +142,7 @@ def _parse(path: Path) -> StackData:
         if "devices" in body:
             raise ShardError(f"{path}: the account stack owns no devices; move them to a shard")
         configs = _strings(body.get("accountConfigs"), "'accountConfigs'", path)
-        secrets = _strings(body.get("accountSecrets"), "'accountSecrets'", path)
+        secrets = _config_names(body.get("accountSecrets"), "'accountSecrets'", path)
         return StackData(name, body["accountSid"], configs, secrets)
     _shard_index(name)
     if "accountConfigs" in body or "accountSecrets" in body:
@@ -140,7 +154,7 @@ def _parse(path: Path) -> StackData:
         if not isinstance(device, dict):
             raise ShardError(f"{path}: device {sid} must be an object with 'configs' and 'secrets'")
         _strings(device.get("configs"), f"device {sid}'s 'configs'", path)
-        _strings(device.get("secrets"), f"device {sid}'s 'secrets'", path)
+        _config_names(device.get("secrets"), f"device {sid}'s 'secrets'", path)
     return StackData(name, body["accountSid"], devices=devices)
 
 
@@ -170,6 +184,20 @@ def read_stacks(folder: Path) -> dict[str, StackData]:
                     "resources if that stack already deployed them)."
                 )
             owner[sid] = data.name
+    # One name, one value: `pulumi config cp` of a name the destination already uses would replace
+    # another Secret's value, and two Secrets reading one name would get the same value.
+    reader: dict[str, str] = {}
+    for data in stacks.values():
+        names = [(f"account/{key}", n) for key, n in data.account_secrets.items()]
+        for sid, device in data.devices.items():
+            names += [(f"{sid}/{key}", n) for key, n in device["secrets"].items()]
+        for item, name in names:
+            if name in reader:
+                raise ShardError(
+                    f"config name {name!r} is read by both {reader[name]} and {item} "
+                    f"(stacks/{data.name}.json): every Secret needs a config name of its own"
+                )
+            reader[name] = item
     return stacks
 
 
@@ -327,6 +355,34 @@ def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str]
 # -- writing the project ---------------------------------------------------------------------------
 
 
+def kept_secret_names(inv: Inventory, old: Mapping[str, StackData]) -> dict[tuple[str | None, str], str]:
+    """(device SID or None, key) -> the stack config name its Secret reads, kept from the stack files.
+
+    A name is made from the device's unique name, so a device renamed on Twilio would get a new
+    one, and two devices that traded names would trade config names: each stack config still holds
+    the values set for the old names, and the next `up` would write one device's Secrets onto the
+    other. So a Secret the files already name keeps its name; only new Secrets get new names, never
+    one already in use.
+    """
+    names: dict[tuple[str | None, str], str] = {}
+    for data in old.values():
+        names.update({(None, key): name for key, name in data.account_secrets.items()})
+        for sid, device in data.devices.items():
+            names.update({(sid, key): name for key, name in device["secrets"].items()})
+    used = set(names.values())
+    for entry in render.secret_entries(inv):
+        where = (entry.device_sid, entry.key)
+        if where in names:
+            continue
+        name, n = entry.config_name, 1
+        while name in used:
+            n += 1
+            name = f"{entry.config_name}-{n}"
+        used.add(name)
+        names[where] = name
+    return names
+
+
 def stack_data(
     inv: Inventory, shards: Mapping[str, Sequence[str]], secret_names: Mapping[tuple[str | None, str], str]
 ) -> dict[str, StackData]:
@@ -428,7 +484,9 @@ def render_secrets_script(stacks: Mapping[str, StackData], api_key: str | None) 
         names = list(data.account_secrets.values())
         for device in data.devices.values():
             names += list(device["secrets"].values())
-        lines += [f"pulumi config set --stack {name} --secret {config_name}" for config_name in names]
+        lines += [
+            f"pulumi config set --stack {name} --secret {shlex.quote(config_name)}" for config_name in names
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -575,7 +633,7 @@ def write_sharded_project(
             )
     previous = {name: list(data.devices) for name, data in old.items() if name != ACCOUNT_STACK}
     shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
-    secret_names = {(e.device_sid, e.key): e.config_name for e in render.secret_entries(inv)}
+    secret_names = kept_secret_names(inv, old)
     stacks = stack_data(inv, shards, secret_names)
     if split_stack is not None:
         moves = split_moves(stacks, split_stack)

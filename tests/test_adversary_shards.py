@@ -1,0 +1,135 @@
+"""Adversary tests for `inventory --devices-per-stack`: what a renamed device, a careless re-run or an
+odd stack name must not do to the one-owner rule.
+
+Each test builds a small fleet of its own in an emulator, runs the inventory command, and deploys
+through the real provider host (tests/_shards.py), so what is checked is what Twilio ends up holding.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _host import ProviderHost
+from _shards import ShardMocks
+
+from microvisor_pulumi.emulator import Emulator
+from microvisor_pulumi.emulator.fleet import fleet_devices, seed_fleet
+from microvisor_pulumi.inventory import shards
+from microvisor_pulumi.inventory.cli import main
+
+
+def _inventory(emu: Emulator, out: Path, *extra: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    rc = main(
+        ["--out", str(out), "--endpoint", emu.url, *extra],
+        environ={"TWILIO_ACCOUNT_SID": emu.account_sid, "TWILIO_AUTH_TOKEN": emu.auth_token},
+        stdin=io.StringIO(),
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return rc, stdout.getvalue(), stderr.getvalue()
+
+
+def _config(folder: Path, stack: str) -> dict[str, str]:
+    data = shards.load_stack(stack, folder)
+    names = list(data.account_secrets.values())
+    for device in data.devices.values():
+        names += device["secrets"].values()
+    return {name: f"value-of:{name}" for name in names}
+
+
+@pytest.fixture
+def host_for() -> Iterator[Any]:
+    hosts: list[ProviderHost] = []
+
+    def make(emu: Emulator) -> ProviderHost:
+        host = ProviderHost()
+        host.configure(
+            {
+                "twilio:accountSid": emu.account_sid,
+                "twilio:authToken": emu.auth_token,
+                "twilio:endpoint": emu.url,
+            }
+        )
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.close()
+
+
+def test_swapping_two_devices_names_does_not_swap_their_secrets(make_emulator, host_for, tmp_path):
+    """A Secret's stack-config name was made from its device's unique name. Two devices that trade
+    names (on Twilio, with a third name in between) traded config names on the next inventory run:
+    each stack config still held the values set for the old names, so the next `up` wrote one
+    device's certificate and key onto the other. A re-run keeps the names the stack files record."""
+    devices = fleet_devices(3)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "10", "--quiet")
+    assert rc == 0, stderr
+    mocks = ShardMocks(host_for(emu))
+    stacks = list(shards.read_stacks(out))
+    config = {stack: _config(out, stack) for stack in stacks}  # what set-secrets.sh stored, once
+    for stack in stacks:
+        mocks.up(out, stack, config[stack])
+    (a, name_a), (b, name_b) = devices[0], devices[1]
+    before = {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)}
+    assert before[a] != before[b]
+
+    emu.store.update_device(a, unique_name="temporary")
+    emu.store.update_device(b, unique_name=name_a)
+    emu.store.update_device(a, unique_name=name_b)
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "10", "--quiet")
+    assert rc == 0, stderr
+    for stack in stacks:
+        steps = mocks.up(out, stack, config[stack])  # the stack configs did not change
+        assert {step for _, step in steps} == {"same"}, steps
+    assert {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)} == before
+    # The names the stack files keep are the ones set-secrets.sh sets.
+    script = (out / "set-secrets.sh").read_text()
+    for stack in stacks:
+        for name in config[stack]:
+            assert f"--secret {name}\n" in script
+
+
+def test_hand_edited_config_names_are_refused(make_emulator, tmp_path):
+    """The kept names are read from files edited by hand and written into shell scripts: a name that
+    is not a plain config name, or one name read by two Secrets (a `config cp` into a stack that
+    uses it would replace another Secret's value), is refused before the account is read."""
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
+    assert rc == 0, stderr
+    path = out / "stacks" / "shard-000.json"
+    good = path.read_text()
+    data = json.loads(good)
+    sid = next(iter(data["devices"]))
+    other = json.loads((out / "stacks" / "shard-001.json").read_text())
+    taken = next(iter(next(iter(other["devices"].values()))["secrets"].values()))
+    for name, message in (
+        ("x$(touch pwned)", "reads config 'x$(touch pwned)'"),
+        ("-rf", "reads config '-rf'"),
+        (taken, f"config name {taken!r} is read by both"),
+    ):
+        data["devices"][sid]["secrets"]["client-key"] = name
+        path.write_text(json.dumps(data))
+        emu.clear_request_log()
+        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
+        assert rc == 2 and message in stderr, stderr
+        assert emu.request_log() == []
+        with pytest.raises(shards.ShardError, match=re.escape(message)):
+            shards.load_stack("shard-001", out)
+    path.write_text(good)
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()

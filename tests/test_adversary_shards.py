@@ -133,3 +133,51 @@ def test_hand_edited_config_names_are_refused(make_emulator, tmp_path):
             shards.load_stack("shard-001", out)
     path.write_text(good)
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_plain_inventory_never_replaces_a_sharded_program(make_emulator, host_for, tmp_path):
+    """`inventory --force` without --devices-per-stack into a sharded folder wrote the single-stack
+    program over the sharded one: every shard's next `up` then declared the whole account and
+    adopted (overwrite=True) what the other stacks own, and ignored pending moves."""
+    devices = fleet_devices(4)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    before = {p: p.read_text() for p in out.rglob("*") if p.is_file()}
+    emu.clear_request_log()
+    rc, _, stderr = _inventory(emu, out, "--force", "--quiet")
+    assert rc == 2 and "sharded" in stderr and "--devices-per-stack" in stderr, stderr
+    assert emu.request_log() == []  # refused before the account is read
+    assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before
+    # What the refusal prevents: each stack declares only what its own file lists.
+    mocks = ShardMocks(host_for(emu))
+    owners = {sid: name for name, data in shards.read_stacks(out).items() for sid in data.devices}
+    for stack in shards.read_stacks(out):
+        for name, _ in mocks.up(out, stack, _config(out, stack)):
+            owner = name.split("/", 1)[0]
+            assert owner == "account" if stack == "account" else owners[owner] == stack
+
+
+def test_sharding_over_a_single_stack_program_needs_split_stack(make_emulator, tmp_path):
+    """`--devices-per-stack --force` over the plain inventory's program replaced it without moving
+    anything: the stack that deployed it kept every resource in its state (its `pulumi destroy`
+    deletes them from Twilio, no program run) while the new stacks adopted the same items."""
+    devices = fleet_devices(3)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "greenhouse"
+    rc, _, stderr = _inventory(emu, out, "--quiet")
+    assert rc == 0, stderr
+    program = (out / "__main__.py").read_text()
+    emu.clear_request_log()
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
+    assert rc == 2 and "--split-stack" in stderr, stderr
+    assert emu.request_log() == [] and not (out / "stacks").exists()
+    assert (out / "__main__.py").read_text() == program
+    # A program of the user's own is still theirs to replace with --force.
+    (out / "__main__.py").write_text("import pulumi\n")
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
+    assert rc == 0, stderr

@@ -24,7 +24,12 @@ from typing import TextIO
 from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, TwilioError
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
 from microvisor_pulumi.inventory.screen import sid_problem
-from microvisor_pulumi.inventory.shards import add_shard_arguments, check_shard_arguments, report_sharded
+from microvisor_pulumi.inventory.shards import (
+    add_shard_arguments,
+    check_shard_arguments,
+    refuse_sharded_folder,
+    report_sharded,
+)
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -141,7 +146,9 @@ def write_project(
     api_key: str | None = None,
     force: bool = False,
 ) -> dict[str, Path]:
-    """Write the project folder; refuses to replace existing files unless ``force``."""
+    """Write the project folder; refuses to replace existing files unless ``force``, and a sharded
+    project's program always."""
+    refuse_sharded_folder(out)
     files = {
         "Pulumi.yaml": render.render_pulumi_yaml(project, inv.account_sid),
         "__main__.py": render.render_program(inv, layout),

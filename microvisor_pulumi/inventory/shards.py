@@ -625,6 +625,8 @@ def write_sharded_project(
         )
     if split_stack is not None and old:
         raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+    if not old and force and split_stack is None:
+        refuse_single_stack_program(out)
     if not old and not force and split_stack is None:
         taken = [n for n in ("Pulumi.yaml", "__main__.py", render.SECRETS_FILE) if (out / n).exists()]
         if taken:
@@ -707,13 +709,43 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def refuse_sharded_folder(out: Path) -> None:
+    """The single-stack program must not replace a sharded one, even with --force: every stack would
+    then declare the whole account, adopting (overwrite=True) what the other stacks own."""
+    if (out / STACKS_DIR).is_dir():
+        raise ShardError(
+            f"{out} holds a sharded project ({STACKS_DIR}/): re-run it with --devices-per-stack; the "
+            "single-stack program would make every stack declare the whole account"
+        )
+
+
+def refuse_single_stack_program(out: Path) -> None:
+    """The sharded layout must not replace the single-stack program without moving what its stack
+    holds, even with --force: that stack would keep every resource in its state (a `pulumi destroy`
+    of it deletes them from Twilio without running any program) while the shards adopt the same items."""
+    program = out / "__main__.py"
+    try:
+        text = program.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    if render.SINGLE_STACK_MARK in text:
+        raise ShardError(
+            f"{program} is the single-stack program of `microvisor-pulumi inventory`: if a stack "
+            "deployed it, pass --split-stack STACK to move what that stack holds to the shards; if none "
+            "did, delete it first"
+        )
+
+
 def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
     """The sharding flags and folder, checked before the account is read (which can take minutes)."""
     if args.devices_per_stack is None:
         if args.reshard or args.split_stack:
             flag = "--reshard" if args.reshard else "--split-stack"
             raise ShardError(f"{flag} needs --devices-per-stack (the shard size)")
+        refuse_sharded_folder(out)
         return
+    if args.force and args.split_stack is None and not (out / STACKS_DIR).is_dir():
+        refuse_single_stack_program(out)  # without --force, any existing program is refused anyway
     if args.split_stack is not None:
         if args.reshard:
             raise ShardError("--split-stack and --reshard do not go together: split first, re-shard later")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,27 @@ def test_sharding_over_a_single_stack_program_needs_split_stack(make_emulator, t
     (out / "__main__.py").write_text("import pulumi\n")
     rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
     assert rc == 0, stderr
+
+
+def test_split_stack_name_is_a_stack_name_and_its_urns_use_the_bare_name(make_emulator, tmp_path):
+    """--split-stack went unquoted into every `config cp` and `state move` line of the move script,
+    and whole into the URNs: `dev;touch pwned` ran a command, and `acme/dev` (an organisation's
+    stack) gave URNs no stack holds, which `pulumi state move` only warns about."""
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "greenhouse"
+    rc, _, stderr = _inventory(emu, out, "--quiet")
+    assert rc == 0, stderr
+    for bad in ("dev;touch pwned", "dev$(touch pwned)", "dev\nrm -rf stacks", "-dev", "acme/other/dev", ""):
+        emu.clear_request_log()
+        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "5", f"--split-stack={bad}", "--quiet")
+        assert rc == 2 and "--split-stack" in stderr and "stack name" in stderr, (bad, stderr)
+        assert emu.request_log() == [] and not (out / "stacks").exists()
+    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "acme/dev")
+    assert rc == 0, stderr
+    lines = [shlex.split(line) for line in stdout.splitlines() if line.startswith("pulumi ")]
+    moves = [words for words in lines if words[:3] == ["pulumi", "state", "move"]]
+    assert moves and all(words[words.index("--source") + 1] == "acme/dev" for words in moves)
+    urns = [w for words in moves for w in words if w.startswith("urn:")]
+    assert urns and all(u.startswith("urn:pulumi:dev::greenhouse::") for u in urns)

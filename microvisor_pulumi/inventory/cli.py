@@ -205,8 +205,8 @@ def main(
             print(text, file=stream)
 
     try:
-        check_shard_arguments(args, out)  # before any request: a bad flag costs no account read
         project = _project_name(args, out)
+        check_shard_arguments(args, out, project)  # before any request: a bad flag costs no account read
         settings = resolve_settings(args, os.environ if environ is None else environ, stdin, stderr)
         settings.basic_auth()  # missing credentials: say so before any request
         if settings.api_key and sid_problem("ApiKey", settings.api_key):

@@ -54,6 +54,8 @@ TYPE_TOKENS = {
 _SHARD_RE = re.compile(rf"{SHARD_PREFIX}(\d{{3,}})")
 #: A Secret's stack config name, as render.secret_entries makes them. The files are edited by hand
 #: and their names reach shell commands (set-secrets.sh, the move script), so nothing else is read.
+#: A stack name as `pulumi` takes it: ``stack``, ``org/stack`` or ``org/project/stack``.
+_STACK_RE = re.compile(r"\A[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*){0,2}\Z")
 _CONFIG_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
 
@@ -319,7 +321,22 @@ def split_moves(stacks: Mapping[str, StackData], source: str) -> tuple[Move, ...
 
 
 def urn(stack: str, project: str, type_token: str, name: str) -> str:
-    return f"urn:pulumi:{stack}::{project}::{type_token}::{name}"
+    # A URN names the stack without its organisation (and project): `acme/dev` -> `dev`.
+    return f"urn:pulumi:{stack.rsplit('/', 1)[-1]}::{project}::{type_token}::{name}"
+
+
+def check_split_stack(stack: str, project: str | None = None) -> None:
+    """--split-stack goes into every line of the move script and into the URNs: a stack name only."""
+    if not _STACK_RE.match(stack):
+        raise ShardError(
+            f"--split-stack {stack!r}: not a stack name (letters, digits, '_', '.' and '-', as `stack`, "
+            "`org/stack` or `org/project/stack`)"
+        )
+    parts = stack.split("/")
+    if project is not None and len(parts) == 3 and parts[1] != project:
+        raise ShardError(
+            f"--split-stack {stack}: a stack of project {parts[1]!r}, this program's is {project!r}"
+        )
 
 
 #: URNs per `pulumi state move`: one command per pair of stacks, cut to stay far below the
@@ -335,20 +352,20 @@ def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str]
     layout), and a moved Secret reads its value from the destination stack's config, copied first
     with ``pulumi config cp``. A URN missing from the source only draws a warning.
     """
-    lines = [f"pulumi stack init {name}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
+    q = shlex.quote  # stack names are checked (layout names, check_split_stack); quoted all the same
+    lines = [f"pulumi stack init {q(name)}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
     pairs: dict[tuple[str, str], list[Move]] = {}
     for move in moves:
         pairs.setdefault((move.source, move.dest), []).append(move)
     for (source, dest), group in pairs.items():
         for move in group:
             lines += [
-                f"pulumi config cp --stack {source} --dest {dest} {shlex.quote(name)}"
-                for name in move.secrets
+                f"pulumi config cp --stack {q(source)} --dest {q(dest)} {q(name)}" for name in move.secrets
             ]
-        urns = [shlex.quote(urn(source, project, t, n)) for move in group for t, n in move.resources]
+        urns = [q(urn(source, project, t, n)) for move in group for t, n in move.resources]
         for start in range(0, len(urns), URNS_PER_COMMAND):
             chunk = " ".join(urns[start : start + URNS_PER_COMMAND])
-            lines.append(f"pulumi state move --source {source} --dest {dest} --yes {chunk}")
+            lines.append(f"pulumi state move --source {q(source)} --dest {q(dest)} --yes {chunk}")
     return lines
 
 
@@ -625,6 +642,8 @@ def write_sharded_project(
         )
     if split_stack is not None and old:
         raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+    if split_stack is not None:
+        check_split_stack(split_stack, project)
     if not old and force and split_stack is None:
         refuse_single_stack_program(out)
     if not old and not force and split_stack is None:
@@ -736,7 +755,7 @@ def refuse_single_stack_program(out: Path) -> None:
         )
 
 
-def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
+def check_shard_arguments(args: argparse.Namespace, out: Path, project: str | None = None) -> None:
     """The sharding flags and folder, checked before the account is read (which can take minutes)."""
     if args.devices_per_stack is None:
         if args.reshard or args.split_stack:
@@ -749,7 +768,9 @@ def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
     if args.split_stack is not None:
         if args.reshard:
             raise ShardError("--split-stack and --reshard do not go together: split first, re-shard later")
-        if args.split_stack == ACCOUNT_STACK or _SHARD_RE.fullmatch(args.split_stack):
+        check_split_stack(args.split_stack, project)
+        bare = args.split_stack.rsplit("/", 1)[-1]
+        if bare == ACCOUNT_STACK or _SHARD_RE.fullmatch(bare):
             raise ShardError(
                 f"--split-stack {args.split_stack}: that name is one of the sharded layout's own stacks"
             )

@@ -335,7 +335,7 @@ def check_split_stack(stack: str, project: str | None = None) -> None:
     parts = stack.split("/")
     if project is not None and len(parts) == 3 and parts[1] != project:
         raise ShardError(
-            f"--split-stack {stack}: a stack of project {parts[1]!r}, this program's is {project!r}"
+            f"--split-stack {stack}: a stack name of project {parts[1]!r}, this program's is {project!r}"
         )
 
 

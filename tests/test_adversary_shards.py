@@ -206,3 +206,27 @@ def test_split_stack_name_is_a_stack_name_and_its_urns_use_the_bare_name(make_em
     assert moves and all(words[words.index("--source") + 1] == "acme/dev" for words in moves)
     urns = [w for words in moves for w in words if w.startswith("urn:")]
     assert urns and all(u.startswith("urn:pulumi:dev::greenhouse::") for u in urns)
+
+
+def test_one_device_sid_in_two_cases_gets_one_owner(make_emulator, tmp_path):
+    """SIDs are matched with either case of hex digits (the provider accepts both), so `UVab..` and
+    `UVAB..` name one device. An endpoint listing both put them in two shards, each stack then owning
+    the same device's items; a stack file edited to hold the other case passed the one-owner check."""
+    (sid, name), (other, _) = fleet_devices(2)
+    upper = "UV" + sid[2:].upper()
+    emu = make_emulator(devices=[(sid, name), (upper, None), (other, None)])
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1")
+    assert rc == 0, stderr
+    owners = {s.lower(): stack for stack, data in shards.read_stacks(out).items() for s in data.devices}
+    listed = [s for data in shards.read_stacks(out).values() for s in data.devices]
+    assert len(listed) == 2 and set(owners) == {sid.lower(), other.lower()}, listed
+    assert "listed twice" in stderr
+    # A stack file edited by hand to list the device again, in the other case, is refused.
+    path = out / "stacks" / f"{owners[other.lower()]}.json"
+    data = json.loads(path.read_text())
+    data["devices"][upper if sid in listed else sid] = {"name": None, "configs": {}, "secrets": {}}
+    path.write_text(json.dumps(data))
+    with pytest.raises(shards.ShardError, match="one device, one owner"):
+        shards.read_stacks(out)

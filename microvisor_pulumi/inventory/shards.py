@@ -179,13 +179,15 @@ def read_stacks(folder: Path) -> dict[str, StackData]:
         raise ShardError(f"{stacks_dir}: stack files name different accounts: {', '.join(sorted(accounts))}")
     for data in stacks.values():
         for sid in data.devices:
-            if sid in owner:
+            # By lower case: either case of hex digits names the same device.
+            if sid.lower() in owner:
+                first = owner[sid.lower()]
                 raise ShardError(
-                    f"device {sid} is listed by both stacks/{owner[sid]}.json and stacks/{data.name}.json: "
+                    f"device {sid} is listed by both stacks/{first}.json and stacks/{data.name}.json: "
                     "one device, one owner. Remove it from one of them (and `pulumi state move` its "
                     "resources if that stack already deployed them)."
                 )
-            owner[sid] = data.name
+            owner[sid.lower()] = data.name
     # One name, one value: `pulumi config cp` of a name the destination already uses would replace
     # another Secret's value, and two Secrets reading one name would get the same value.
     reader: dict[str, str] = {}

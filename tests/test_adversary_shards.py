@@ -230,3 +230,33 @@ def test_one_device_sid_in_two_cases_gets_one_owner(make_emulator, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(shards.ShardError, match="one device, one owner"):
         shards.read_stacks(out)
+
+
+HOSTILE = ("\n", "\r", "\u2028", "\u2029", "\x85", "\x00", "\u202e", "\u2066", "\x1b")
+
+
+def test_every_line_of_the_sharded_layout_is_printable(make_emulator, tmp_path):
+    """The stack files were written with ensure_ascii=False: JSON escapes only C0 controls, so a unique
+    name or a Config value holding U+202E (which reorders a line as a reviewer sees it in a diff),
+    U+2028 or NEL (line ends for str.splitlines) reached the committed files as they came."""
+    odd = "evil\nname\r\u2028\x85\x00\u202e\u2066"
+    devices = [*fleet_devices(2), ("UV" + "e" * 32, odd)]
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices[:2])
+    emu.store.create_item("config", "sep\u2028key", "multi\nline\u202eevil")
+    emu.store.create_item("config", "bidi\u202ekey", "x\u2029y", devices[2][0])
+    emu.store.create_item("secret", "sep\u2028secret", "s3cret", devices[2][0])
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) >= 8
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+            assert line.isprintable() and not [c for c in HOSTILE if c in line], f"{path}:{n}: {line!r}"
+    # Escaped, not dropped: the items come back whole.
+    stacks = shards.read_stacks(out)
+    assert stacks["account"].account_configs["sep\u2028key"] == "multi\nline\u202eevil"
+    (device,) = [d for s in stacks.values() for sid, d in s.devices.items() if sid == devices[2][0]]
+    assert device["name"] == odd and device["configs"]["bidi\u202ekey"] == "x\u2029y"
+    assert "sep\u2028secret" in device["secrets"]

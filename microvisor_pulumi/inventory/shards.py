@@ -95,7 +95,15 @@ class StackData:
             body["accountSecrets"] = self.account_secrets
         else:
             body["devices"] = self.devices
-        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return printable_json(body)
+
+
+def printable_json(body: Any) -> str:
+    """JSON of ``body`` whose every line is printable: readable non-ASCII text stays as it is, while
+    what JSON leaves raw and a reviewer cannot see right (U+202E reorders a line in a diff, U+2028
+    and NEL end lines for some readers, C1 controls) is written as a \\u escape."""
+    text = json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() or ch == "\n" else json.dumps(ch)[1:-1] for ch in text) + "\n"
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

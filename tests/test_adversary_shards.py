@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,44 @@ def test_every_line_of_the_sharded_layout_is_printable(make_emulator, tmp_path):
     (device,) = [d for s in stacks.values() for sid, d in s.devices.items() if sid == devices[2][0]]
     assert device["name"] == odd and device["configs"]["bidi\u202ekey"] == "x\u2029y"
     assert "sep\u2028secret" in device["secrets"]
+
+
+def test_move_script_lines_are_printable_and_give_pulumi_the_exact_urns(make_emulator, tmp_path):
+    """A key may hold U+2028 or U+202E (the check keeps them); the URN built from it went raw into
+    move-resources.sh. The script now spells such characters as printf octal escapes: every line is
+    printable, and /bin/sh still hands `pulumi state move` the exact URN."""
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    odd_keys = ("sep\u2028key", "bidi\u202e'%s\\n")
+    for sid, _ in devices:
+        for key in odd_keys:
+            emu.store.create_item("config", key, "v", sid)
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--reshard", "--quiet")
+    assert rc == 0, stderr
+    script = out / shards.MOVE_SCRIPT
+    for n, line in enumerate(script.read_text(encoding="utf-8").split("\n"), start=1):
+        assert line.isprintable() and not [c for c in HOSTILE if c in line], f"{n}: {line!r}"
+    # Run it with a `pulumi` that records its arguments.
+    fake = "pulumi() { for a in \"$@\"; do printf '%s\\037' \"$a\"; done; printf '\\036'; }\n"
+    text = script.read_text(encoding="utf-8").replace("set -e\n", "set -e\n" + fake, 1)
+    runnable = out / "run.sh"
+    runnable.write_text(text, encoding="utf-8")
+    done = subprocess.run(["/bin/sh", str(runnable)], cwd=out, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    calls = [c.split("\x1f")[:-1] for c in done.stdout.decode("utf-8").split("\x1e")[:-1]]
+    urns = [a for call in calls if call[:2] == ["state", "move"] for a in call if a.startswith("urn:")]
+    moved = [
+        sid
+        for sid, _ in devices
+        if f"urn:pulumi:shard-000::fleet::{shards.TYPE_TOKENS['DeviceConfig']}::{sid}/prefs" in urns
+    ]
+    assert len(moved) == 1, urns
+    for key in odd_keys:
+        assert (
+            shards.urn("shard-000", "fleet", shards.TYPE_TOKENS["DeviceConfig"], f"{moved[0]}/{key}") in urns
+        )
+    assert not (out / shards.STACKS_DIR / shards.PENDING_MOVES).exists()

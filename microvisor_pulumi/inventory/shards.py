@@ -354,6 +354,27 @@ def check_split_stack(stack: str, project: str | None = None) -> None:
 URNS_PER_COMMAND = 500
 
 
+def sh_word(text: str) -> str:
+    """``text`` as one word of a POSIX shell command, on a printable line.
+
+    A key may hold U+2028 or U+202E (the providers' check keeps them), and a URN carries the key:
+    quoted as it is, the move script would hold a line a reviewer cannot read right. Such a word is
+    spelled as ``"$(printf '...')"`` with those characters' UTF-8 bytes as octal escapes, which
+    every POSIX printf decodes (the check refuses the line ends a command substitution would drop).
+    """
+    if text.isprintable():
+        return shlex.quote(text)
+    if text.endswith("\n"):
+        raise ShardError(f"{text!r}: a shell word cannot end with a line end here")
+    spelled = []
+    for ch in text:
+        if not ch.isprintable():
+            spelled.append("".join(f"\\{byte:03o}" for byte in ch.encode("utf-8")))
+        else:
+            spelled.append({"%": "%%", "\\": "\\\\", "'": "'\\''"}.get(ch, ch))
+    return "\"$(printf '" + "".join(spelled) + "')\""
+
+
 def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str] = ()) -> list[str]:
     """The commands that carry ``moves`` over: new stacks, the Secrets' config, the resources.
 
@@ -362,7 +383,7 @@ def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str]
     layout), and a moved Secret reads its value from the destination stack's config, copied first
     with ``pulumi config cp``. A URN missing from the source only draws a warning.
     """
-    q = shlex.quote  # stack names are checked (layout names, check_split_stack); quoted all the same
+    q = sh_word  # stack names are checked (layout names, check_split_stack); quoted all the same
     lines = [f"pulumi stack init {q(name)}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
     pairs: dict[tuple[str, str], list[Move]] = {}
     for move in moves:

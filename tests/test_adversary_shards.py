@@ -302,3 +302,43 @@ def test_move_script_lines_are_printable_and_give_pulumi_the_exact_urns(make_emu
             shards.urn("shard-000", "fleet", shards.TYPE_TOKENS["DeviceConfig"], f"{moved[0]}/{key}") in urns
         )
     assert not (out / shards.STACKS_DIR / shards.PENDING_MOVES).exists()
+
+
+def test_a_device_missing_from_the_listing_is_not_dropped_without_drop_missing(
+    make_emulator, host_for, monkeypatch, tmp_path
+):
+    """A re-run dropped from its shard file every device the listing lacked, and the shard's next
+    `up` deleted that device's Configs and Secrets from Twilio: a listing that leaves out a live
+    device (a broken or hostile --endpoint) was enough. The same for one item of a listed device."""
+    devices = fleet_devices(3)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    mocks = ShardMocks(host_for(emu))
+    stacks = list(shards.read_stacks(out))
+    config = {stack: _config(out, stack) for stack in stacks}
+    for stack in stacks:
+        mocks.up(out, stack, config[stack])
+    hidden, _ = devices[0]
+    listed = emu.store.list_devices
+    monkeypatch.setattr(emu.store, "list_devices", lambda: [d for d in listed() if d[1]["sid"] != hidden])
+    emu.store.delete_item("config", "prefs", devices[1][0])  # and one item really deleted
+    before = {p: p.read_text() for p in (out / "stacks").glob("*.json")}
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2")
+    assert rc == 2, stderr
+    assert f"device {hidden} (shard-000) and its 6 items" in stderr
+    assert f'{devices[1][0]} Config "prefs"' in stderr and "--drop-missing" in stderr
+    assert {p: p.read_text() for p in (out / "stacks").glob("*.json")} == before
+    # So the next `up` still declares the hidden device's items: nothing of it is deleted.
+    for stack in stacks:
+        steps = mocks.up(out, stack, config[stack])
+        assert not [n for n, step in steps if step == "delete"], steps
+    assert len(emu.store.list_items("config", hidden)) == 3
+    # The operator's word drops both.
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--drop-missing", "--quiet")
+    assert rc == 0, stderr
+    owners = {sid for data in shards.read_stacks(out).values() for sid in data.devices}
+    assert hidden not in owners and len(owners) == 2

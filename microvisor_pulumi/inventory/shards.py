@@ -403,6 +403,28 @@ def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str]
 # -- writing the project ---------------------------------------------------------------------------
 
 
+def missing_items(old: Mapping[str, StackData], inv: Inventory) -> list[str]:
+    """What the stack files declare that this inventory did not list: each device gone, and each
+    item gone from a device or the account that is still listed (escaped, for a message)."""
+    by_sid = {d.sid: d for d in inv.devices}
+    gone: list[str] = []
+    for data in old.values():
+        if data.name == ACCOUNT_STACK:
+            configs, secrets = set(inv.account_configs), set(inv.account_secrets)
+            gone += [f"account Config {render.shown(k)}" for k in data.account_configs if k not in configs]
+            gone += [f"account Secret {render.shown(k)}" for k in data.account_secrets if k not in secrets]
+            continue
+        for sid, device in data.devices.items():
+            listed = by_sid.get(sid)
+            if listed is None:
+                items = len(device["configs"]) + len(device["secrets"])
+                gone.append(f"device {sid} ({data.name}) and its {items} items")
+                continue
+            gone += [f"{sid} Config {render.shown(k)}" for k in device["configs"] if k not in listed.configs]
+            gone += [f"{sid} Secret {render.shown(k)}" for k in device["secrets"] if k not in listed.secrets]
+    return gone
+
+
 def kept_secret_names(inv: Inventory, old: Mapping[str, StackData]) -> dict[tuple[str | None, str], str]:
     """(device SID or None, key) -> the stack config name its Secret reads, kept from the stack files.
 
@@ -650,6 +672,7 @@ def write_sharded_project(
     split_stack: str | None = None,
     api_key: str | None = None,
     force: bool = False,
+    drop_missing: bool = False,
     ci_max_parallel: int = 4,
     max_concurrency: int = 16,
 ) -> Written:
@@ -683,6 +706,18 @@ def write_sharded_project(
             raise FileExistsError(
                 f"{out} already holds {', '.join(taken)}: choose another --out, or pass --force"
             )
+    gone = missing_items(old, inv)
+    if gone and not drop_missing:
+        # The files are the record of what the stacks own: an item they declare and the listing
+        # lacks would be deleted from Twilio by the next `up`. The listing may be what is wrong (a
+        # broken or hostile --endpoint, a device out of reach): dropping needs the operator's word.
+        shown = "\n  ".join(gone[:20]) + (f"\n  ... and {len(gone) - 20} more" if len(gone) > 20 else "")
+        raise ShardError(
+            f"the stack files declare {len(gone)} things this read of the account did not list:\n  {shown}\n"
+            "The next `pulumi up` of their stacks would delete them from Twilio. If they are gone (or "
+            "should go), pass --drop-missing; for a device no longer on the account, `pulumi state "
+            "delete` its resources after that `up` fails. Nothing was written."
+        )
     previous = {name: list(data.devices) for name, data in old.items() if name != ACCOUNT_STACK}
     shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
     secret_names = kept_secret_names(inv, old)
@@ -746,6 +781,12 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
         "with the sharded layout and write the `pulumi state move` commands out of that stack",
     )
     group.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="let a re-run drop from the stack files the devices and items the account no longer "
+        "lists (the next `up` deletes them from Twilio); without it such a re-run is refused",
+    )
+    group.add_argument(
         "--ci-max-parallel",
         type=int,
         default=4,
@@ -789,8 +830,8 @@ def refuse_single_stack_program(out: Path) -> None:
 def check_shard_arguments(args: argparse.Namespace, out: Path, project: str | None = None) -> None:
     """The sharding flags and folder, checked before the account is read (which can take minutes)."""
     if args.devices_per_stack is None:
-        if args.reshard or args.split_stack:
-            flag = "--reshard" if args.reshard else "--split-stack"
+        if args.reshard or args.split_stack or args.drop_missing:
+            flag = "--reshard" if args.reshard else "--split-stack" if args.split_stack else "--drop-missing"
             raise ShardError(f"{flag} needs --devices-per-stack (the shard size)")
         refuse_sharded_folder(out)
         return
@@ -842,6 +883,7 @@ def report_sharded(
         split_stack=args.split_stack,
         api_key=api_key,
         force=args.force,
+        drop_missing=args.drop_missing,
         ci_max_parallel=args.ci_max_parallel,
         max_concurrency=args.max_concurrency,
     )

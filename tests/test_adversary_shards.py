@@ -342,3 +342,25 @@ def test_a_device_missing_from_the_listing_is_not_dropped_without_drop_missing(
     assert rc == 0, stderr
     owners = {sid for data in shards.read_stacks(out).values() for sid in data.devices}
     assert hidden not in owners and len(owners) == 2
+
+
+def test_a_stack_file_names_its_devices_by_sid_only(make_emulator, tmp_path):
+    """The providers take a unique name where a device SID goes, so a device added by hand under its
+    unique name to a second shard passed the one-owner check (which compares SIDs) and gave the
+    device two owners."""
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
+    assert rc == 0, stderr
+    stacks = shards.read_stacks(out)
+    (sid,) = stacks["shard-000"].devices
+    name = stacks["shard-000"].devices[sid]["name"]
+    assert name
+    path = out / "stacks" / "shard-001.json"
+    data = json.loads(path.read_text())
+    data["devices"][name] = {"name": name, "configs": {"prefs": "{}"}, "secrets": {}}
+    path.write_text(json.dumps(data))
+    with pytest.raises(shards.ShardError, match=f'"{name}": a device is listed by its SID'):
+        shards.load_stack("shard-000", out)

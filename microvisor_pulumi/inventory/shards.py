@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from microvisor_pulumi._version import __version__
 from microvisor_pulumi.inventory import Inventory, render
+from microvisor_pulumi.resources._schema import DEVICE_SID_RE
 
 ACCOUNT_STACK = "account"
 SHARD_PREFIX = "shard-"
@@ -161,6 +162,13 @@ def _parse(path: Path) -> StackData:
     if not isinstance(devices, dict):
         raise ShardError(f"{path}: 'devices' must be an object of device SID -> items")
     for sid, device in devices.items():
+        if not DEVICE_SID_RE.match(sid):
+            # The providers also take a unique name there: one device under its SID in one file and
+            # its name in another would have two owners that the check above cannot see.
+            raise ShardError(
+                f"{path}: {render.shown(sid)}: a device is listed by its SID (UV + 32 hex digits), "
+                "never its unique name"
+            )
         if not isinstance(device, dict):
             raise ShardError(f"{path}: device {sid} must be an object with 'configs' and 'secrets'")
         _strings(device.get("configs"), f"device {sid}'s 'configs'", path)

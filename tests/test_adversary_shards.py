@@ -364,3 +364,76 @@ def test_a_stack_file_names_its_devices_by_sid_only(make_emulator, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(shards.ShardError, match=f'"{name}": a device is listed by its SID'):
         shards.load_stack("shard-000", out)
+
+
+def _plain_config(out: Path) -> dict[str, str]:
+    script = (out / "set-secrets.sh").read_text().splitlines()
+    names = [line.split()[-1] for line in script if line.startswith("pulumi config set --secret ")]
+    return {name: f"value-of:{name}" for name in names if not name.startswith("twilio:")}
+
+
+@pytest.mark.parametrize("layout", ["calls", "table"])
+def test_single_stack_rerun_and_split_keep_each_secrets_config_name(
+    make_emulator, host_for, tmp_path, layout
+):
+    """The single-stack program has the same names from unique names: two devices that traded names
+    traded Secrets on the next `inventory --force` and `up`, and `--split-stack` then copied each
+    device's config name from the other's. The names the program being replaced reads are kept."""
+    devices = fleet_devices(3)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--layout", layout, "--quiet")
+    assert rc == 0, stderr
+    config = _plain_config(out)
+    mocks = ShardMocks(host_for(emu))
+    mocks.up(out, "dev", config)
+    (a, name_a), (b, name_b) = devices[0], devices[1]
+    before = {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)}
+    emu.store.update_device(a, unique_name="temporary")
+    emu.store.update_device(b, unique_name=name_a)
+    emu.store.update_device(a, unique_name=name_b)
+    rc, _, stderr = _inventory(emu, out, "--layout", layout, "--force", "--quiet")
+    assert rc == 0, stderr
+    assert set(_plain_config(out)) == set(config)
+    steps = mocks.up(out, "dev", config)
+    assert {step for _, step in steps} == {"same"}, steps
+    assert {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)} == before
+    # Split: each new stack reads the very name `dev` holds the value under.
+    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--split-stack", "dev")
+    assert rc == 0, stderr
+    copied = {
+        shlex.split(line)[-1]: shlex.split(line)[6]
+        for line in stdout.splitlines()
+        if line.startswith("pulumi config cp ")
+    }
+    for stack, data in shards.read_stacks(out).items():
+        for sid, device in data.devices.items():
+            for key, name in device["secrets"].items():
+                assert copied[name] == stack and name in config, (sid, key, name)
+
+
+def test_previous_names_are_read_as_literals_and_checked():
+    """The names come from a file the user may edit and reach set-secrets.sh: only the inventory's own
+    program is read, never run, and a name that is not a plain config name is not kept."""
+    from dataclasses import replace
+
+    from microvisor_pulumi.inventory import DeviceItems, Inventory, render
+
+    sid = "UV" + "a" * 32
+    program = (
+        f"# {render.SINGLE_STACK_MARK}\n"
+        f"DeviceSecret('{sid}/k', device_sid='{sid}', key='k', value=config.require_secret('x$(id)'))\n"
+        f"DeviceSecret('{sid}/j', device_sid='{sid}', key='j', value=config.require_secret('kept-j'))\n"
+        "AccountSecret('account/t', key='t', value=config.require_secret(__import__('os').getcwd()))\n"
+    )
+    names = render.previous_secret_names(program)
+    assert names == {(sid, "k"): "x$(id)", (sid, "j"): "kept-j"}
+    assert render.previous_secret_names(program.replace(render.SINGLE_STACK_MARK, "mine")) == {}
+    inv = Inventory("AC" + "b" * 32, {}, ("t",), (DeviceItems(sid, "dev", {}, ("j", "k")),), ())
+    entries = {
+        (e.device_sid, e.key): e.config_name
+        for e in render.secret_entries(replace(inv, kept_secret_names=names))
+    }
+    assert entries == {(None, "t"): "account-t", (sid, "j"): "kept-j", (sid, "k"): "dev-k"}

@@ -12,6 +12,7 @@ library (tqdm, rich) would add a runtime dependency to every provider host for o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import re
@@ -171,6 +172,17 @@ def write_project(
     return written
 
 
+def with_previous_names(inv: Inventory, out: Path) -> Inventory:
+    """``inv`` keeping the config names the program being replaced gives its Secrets: the stack config
+    holds the values under those names, and a name made anew from a renamed device's unique name
+    could be another device's."""
+    try:
+        program = (out / "__main__.py").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return inv
+    return dataclasses.replace(inv, kept_secret_names=render.previous_secret_names(program))
+
+
 def warn_left_out(inv: Inventory, where: str, stderr: TextIO) -> None:
     """Name every item the provider's check refuses, even with --quiet: what is not managed must not
     go unnoticed. Escaped like the program's comments, so remote text cannot move the cursor or
@@ -221,6 +233,7 @@ def main(
             status = report_sharded(inv, out, project, args, settings.api_key, say, stderr)
             warn_left_out(inv, "in no stack file", stderr)
             return status
+        inv = with_previous_names(inv, out)
         written = write_project(inv, out, project, args.layout, api_key=settings.api_key, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"microvisor-pulumi inventory: {err}", file=stderr)

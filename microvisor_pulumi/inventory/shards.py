@@ -25,7 +25,7 @@ import math
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -53,11 +53,11 @@ TYPE_TOKENS = {
     "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
 }
 _SHARD_RE = re.compile(rf"{SHARD_PREFIX}(\d{{3,}})")
-#: A Secret's stack config name, as render.secret_entries makes them. The files are edited by hand
-#: and their names reach shell commands (set-secrets.sh, the move script), so nothing else is read.
 #: A stack name as `pulumi` takes it: ``stack``, ``org/stack`` or ``org/project/stack``.
 _STACK_RE = re.compile(r"\A[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*){0,2}\Z")
-_CONFIG_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+#: A Secret's stack config name, as render.secret_entries makes them. The files are edited by hand
+#: and their names reach shell commands (set-secrets.sh, the move script), so nothing else is read.
+_CONFIG_NAME_RE = render.CONFIG_NAME_RE
 
 
 class ShardError(ValueError):
@@ -433,32 +433,25 @@ def missing_items(old: Mapping[str, StackData], inv: Inventory) -> list[str]:
     return gone
 
 
-def kept_secret_names(inv: Inventory, old: Mapping[str, StackData]) -> dict[tuple[str | None, str], str]:
-    """(device SID or None, key) -> the stack config name its Secret reads, kept from the stack files.
+def kept_secret_names(
+    inv: Inventory, old: Mapping[str, StackData], program: str | None = None
+) -> dict[tuple[str | None, str], str]:
+    """(device SID or None, key) -> the stack config name its Secret reads, kept from the stack files
+    (or, for --split-stack, from the single-stack ``program`` being replaced).
 
     A name is made from the device's unique name, so a device renamed on Twilio would get a new
     one, and two devices that traded names would trade config names: each stack config still holds
     the values set for the old names, and the next `up` would write one device's Secrets onto the
-    other. So a Secret the files already name keeps its name; only new Secrets get new names, never
-    one already in use.
+    other (and --split-stack would copy each one's value from the other's name). So a Secret already
+    named keeps its name; only new Secrets get new names, never one already in use.
     """
-    names: dict[tuple[str | None, str], str] = {}
+    kept: dict[tuple[str | None, str], str] = render.previous_secret_names(program) if program else {}
     for data in old.values():
-        names.update({(None, key): name for key, name in data.account_secrets.items()})
+        kept.update({(None, key): name for key, name in data.account_secrets.items()})
         for sid, device in data.devices.items():
-            names.update({(sid, key): name for key, name in device["secrets"].items()})
-    used = set(names.values())
-    for entry in render.secret_entries(inv):
-        where = (entry.device_sid, entry.key)
-        if where in names:
-            continue
-        name, n = entry.config_name, 1
-        while name in used:
-            n += 1
-            name = f"{entry.config_name}-{n}"
-        used.add(name)
-        names[where] = name
-    return names
+            kept.update({(sid, key): name for key, name in device["secrets"].items()})
+    named = replace(inv, kept_secret_names=kept)
+    return {(e.device_sid, e.key): e.config_name for e in render.secret_entries(named)}
 
 
 def stack_data(
@@ -728,7 +721,8 @@ def write_sharded_project(
         )
     previous = {name: list(data.devices) for name, data in old.items() if name != ACCOUNT_STACK}
     shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
-    secret_names = kept_secret_names(inv, old)
+    program = (out / "__main__.py").read_text(encoding="utf-8", errors="replace") if split_stack else None
+    secret_names = kept_secret_names(inv, old, program)
     stacks = stack_data(inv, shards, secret_names)
     if split_stack is not None:
         moves = split_moves(stacks, split_stack)

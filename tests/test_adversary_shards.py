@@ -437,3 +437,30 @@ def test_previous_names_are_read_as_literals_and_checked():
         for e in render.secret_entries(replace(inv, kept_secret_names=names))
     }
     assert entries == {(None, "t"): "account-t", (sid, "j"): "kept-j", (sid, "k"): "dev-k"}
+
+
+def test_a_stack_refuses_credentials_of_another_account(make_emulator, host_for, monkeypatch, tmp_path):
+    """Every resource says overwrite=True, meant for the account the inventory read. A stack whose
+    credentials (a CI variable, a stray TWILIO_ACCOUNT_SID) are another account's would take over
+    that account's items of the same keys. The program now compares the account its credentials
+    resolve to (as the provider resolves them) with the one its stack files were written for."""
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    emu.observer = None
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    assert rc == 0, stderr
+    mocks = ShardMocks(host_for(emu))
+    other = "AC" + "f" * 32
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", other)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-of-another-account")
+    emu.clear_request_log()
+    for stack in shards.read_stacks(out):
+        with pytest.raises(Exception, match=f"credentials are of account {other}"):
+            mocks.up(out, stack, _config(out, stack))
+    assert emu.request_log() == [] and not any(mocks.states.values())
+    # The same account in either case of hex is the same account.
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + emu.account_sid[2:].upper())
+    for stack in shards.read_stacks(out):
+        assert mocks.up(out, stack, _config(out, stack))

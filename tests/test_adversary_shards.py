@@ -464,3 +464,28 @@ def test_a_stack_refuses_credentials_of_another_account(make_emulator, host_for,
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + emu.account_sid[2:].upper())
     for stack in shards.read_stacks(out):
         assert mocks.up(out, stack, _config(out, stack))
+
+
+def test_reshard_twice_or_force_before_the_moves_is_refused(make_emulator, tmp_path):
+    """Held already (kept as a guard): while stacks/pending-moves.json exists, no re-run of any kind
+    (a second --reshard, --force, the plain layout) touches the folder or reads the account."""
+    devices = fleet_devices(4)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "fleet"
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "4", "--quiet")
+    assert rc == 0, stderr
+    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--reshard", "--quiet")
+    assert rc == 0, stderr
+    before = {p: p.read_text() for p in out.rglob("*") if p.is_file()}
+    emu.clear_request_log()
+    for flags in (
+        ["--devices-per-stack", "1", "--reshard"],
+        ["--devices-per-stack", "2", "--force"],
+        ["--devices-per-stack", "2", "--reshard", "--force", "--drop-missing"],
+        ["--force"],
+    ):
+        rc, _, stderr = _inventory(emu, out, *flags, "--quiet")
+        assert rc == 2 and ("pending-moves.json exists" in stderr or "sharded" in stderr), (flags, stderr)
+    assert emu.request_log() == []
+    assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before

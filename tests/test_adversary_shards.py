@@ -489,3 +489,19 @@ def test_reshard_twice_or_force_before_the_moves_is_refused(make_emulator, tmp_p
         assert rc == 2 and ("pending-moves.json exists" in stderr or "sharded" in stderr), (flags, stderr)
     assert emu.request_log() == []
     assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_workflow_gives_secrets_to_the_up_step_only():
+    """The workflow set PULUMI_ACCESS_TOKEN and TWILIO_AUTH_TOKEN for the whole job, so every step
+    saw them: the third-party actions and `pulumi install`, which runs the build code of every
+    package in requirements.txt. Only the `pulumi up` step needs them."""
+    import yaml
+
+    text = shards.render_workflow(["account", "shard-000"], 4, 16)
+    job = yaml.safe_load(text)["jobs"]["up"]
+    assert "secrets." not in yaml.safe_dump(job.get("env", {}))
+    holders = [step for step in job["steps"] if "secrets." in yaml.safe_dump(step)]
+    assert [step.get("name") for step in holders] == ["pulumi up"]
+    env = holders[0]["env"]
+    assert env["TWILIO_AUTH_TOKEN"] == "${{ secrets.TWILIO_AUTH_TOKEN }}"
+    assert env["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"

@@ -659,10 +659,7 @@ jobs:
       run:
         working-directory: .
     env:
-      # Pulumi Cloud; for a bucket backend set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE instead.
-      PULUMI_ACCESS_TOKEN: ${{{{ secrets.PULUMI_ACCESS_TOKEN }}}}
       TWILIO_ACCOUNT_SID: ${{{{ vars.TWILIO_ACCOUNT_SID }}}}
-      TWILIO_AUTH_TOKEN: ${{{{ secrets.TWILIO_AUTH_TOKEN }}}}
       TWILIO_MAX_CONCURRENCY: "{max_concurrency}"
       STACK: ${{{{ matrix.stack }}}}
     steps:
@@ -675,7 +672,13 @@ jobs:
       # The program's virtualenv and plugins, before `up` starts (each job is its own machine).
       - name: pulumi install
         run: pulumi install
+      # The secrets go to this step only: not to the actions above, nor to `pulumi install`,
+      # which runs the build code of every package the program requires.
       - name: pulumi up
+        env:
+          # Pulumi Cloud; for a bucket backend set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE.
+          PULUMI_ACCESS_TOKEN: ${{{{ secrets.PULUMI_ACCESS_TOKEN }}}}
+          TWILIO_AUTH_TOKEN: ${{{{ secrets.TWILIO_AUTH_TOKEN }}}}
         run: pulumi up --yes --skip-preview --stack "$STACK" --parallel {max_concurrency}
 """
 

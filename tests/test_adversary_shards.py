@@ -287,7 +287,7 @@ def test_move_script_lines_are_printable_and_give_pulumi_the_exact_urns(make_emu
     text = script.read_text(encoding="utf-8").replace("set -e\n", "set -e\n" + fake, 1)
     runnable = out / "run.sh"
     runnable.write_text(text, encoding="utf-8")
-    done = subprocess.run(["/bin/sh", str(runnable)], cwd=out, capture_output=True)
+    done = subprocess.run(["/bin/sh", str(runnable)], cwd=tmp_path, capture_output=True)  # from elsewhere
     assert done.returncode == 0, done.stderr
     calls = [c.split("\x1f")[:-1] for c in done.stdout.decode("utf-8").split("\x1e")[:-1]]
     urns = [a for call in calls if call[:2] == ["state", "move"] for a in call if a.startswith("urn:")]

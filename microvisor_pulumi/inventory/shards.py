@@ -598,6 +598,8 @@ def render_move_script(commands: Sequence[str]) -> str:
                 "# the rest by hand. If the source stacks were never deployed there is nothing to move:",
                 f"# delete {STACKS_DIR}/{PENDING_MOVES} instead.",
                 "set -e",
+                "# The project is this script's folder, wherever it is run from.",
+                'cd "$(dirname "$0")"',
                 *commands,
                 f"rm {STACKS_DIR}/{PENDING_MOVES}",
             ]

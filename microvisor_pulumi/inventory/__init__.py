@@ -9,7 +9,7 @@ keeps what the provider would accept (:mod:`.screen`); :mod:`.render` writes the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -51,6 +51,10 @@ class Inventory:
     #: Listed records the program leaves out, because the provider's check would refuse them: the
     #: account's items, then devices and API keys with an invalid SID, then each device's items.
     skipped: tuple[Skipped, ...] = ()
+    #: (device SID or None, key) -> the stack config name an earlier run gave the Secret (read from
+    #: the stack files, or from the program being replaced): kept, since a name made anew from a
+    #: unique name would follow a renamed device and hand one device's value to another.
+    kept_secret_names: Mapping[tuple[str | None, str], str] = field(default_factory=dict)
 
     @property
     def resource_count(self) -> int:

@@ -12,6 +12,7 @@ library (tqdm, rich) would add a runtime dependency to every provider host for o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import re
@@ -26,7 +27,12 @@ from microvisor_pulumi._twilio import AuthFailed, MissingCredentials, Settings, 
 from microvisor_pulumi._twilio.settings import InsecureEndpointWarning, check_endpoint_transport
 from microvisor_pulumi.inventory import DEFAULT_WORKERS, Inventory, read_inventory, render
 from microvisor_pulumi.inventory.screen import sid_problem
-from microvisor_pulumi.inventory.shards import add_shard_arguments, check_shard_arguments, report_sharded
+from microvisor_pulumi.inventory.shards import (
+    add_shard_arguments,
+    check_shard_arguments,
+    refuse_sharded_folder,
+    report_sharded,
+)
 
 #: Flag -> the environment variable it stands for (Settings.resolve reads the environment).
 _FLAG_ENV = {
@@ -165,7 +171,9 @@ def write_project(
     api_key: str | None = None,
     force: bool = False,
 ) -> dict[str, Path]:
-    """Write the project folder; refuses to replace existing files unless ``force``."""
+    """Write the project folder; refuses to replace existing files unless ``force``, and a sharded
+    project's program always."""
+    refuse_sharded_folder(out)
     files = {
         "Pulumi.yaml": render.render_pulumi_yaml(project, inv.account_sid),
         "__main__.py": render.render_program(inv, layout),
@@ -186,6 +194,17 @@ def write_project(
         written[name] = path
     written[render.SECRETS_FILE].chmod(0o755)
     return written
+
+
+def with_previous_names(inv: Inventory, out: Path) -> Inventory:
+    """``inv`` keeping the config names the program being replaced gives its Secrets: the stack config
+    holds the values under those names, and a name made anew from a renamed device's unique name
+    could be another device's."""
+    try:
+        program = (out / "__main__.py").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return inv
+    return dataclasses.replace(inv, kept_secret_names=render.previous_secret_names(program))
 
 
 def warn_left_out(inv: Inventory, where: str, stderr: TextIO) -> None:
@@ -222,8 +241,8 @@ def main(
             print(text, file=stream)
 
     try:
-        check_shard_arguments(args, out)  # before any request: a bad flag costs no account read
         project = _project_name(args, out)
+        check_shard_arguments(args, out, project)  # before any request: a bad flag costs no account read
         settings = resolve_settings(args, os.environ if environ is None else environ, stdin, stderr)
         settings.basic_auth()  # missing credentials: say so before any request
         if settings.api_key and sid_problem("ApiKey", settings.api_key):
@@ -238,6 +257,7 @@ def main(
             status = report_sharded(inv, out, project, args, settings.api_key, say, stderr)
             warn_left_out(inv, "in no stack file", stderr)
             return status
+        inv = with_previous_names(inv, out)
         written = write_project(inv, out, project, args.layout, api_key=settings.api_key, force=args.force)
     except (ValueError, FileExistsError) as err:
         print(f"microvisor-pulumi inventory: {err}", file=stderr)

@@ -112,12 +112,14 @@ def screen_records(
     for record in records:
         sid = record.get("sid")
         problem = sid_problem(kind, sid)
-        if problem is None and sid in seen:
+        # Either case of hex digits passes the pattern, and both name one record: `UVab..` and
+        # `UVAB..` declared twice would be one device with two owners.
+        if problem is None and str(sid).lower() in seen:
             problem = f"{kind}: 'sid' is listed twice"
         if problem is not None:
             skipped.append(Skipped(kind, str(sid), problem))
             continue
-        seen.add(str(sid))
+        seen.add(str(sid).lower())
         kept.append(record)
     skipped.sort(key=lambda s: s.ident)
     return kept, skipped

@@ -25,12 +25,13 @@ import math
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from microvisor_pulumi._version import __version__
 from microvisor_pulumi.inventory import Inventory, render
+from microvisor_pulumi.resources._schema import ACCOUNT_SID_RE, DEVICE_SID_RE
 
 ACCOUNT_STACK = "account"
 SHARD_PREFIX = "shard-"
@@ -52,6 +53,11 @@ TYPE_TOKENS = {
     "DeviceSecret": "pulumi-python:dynamic/microvisor:DeviceSecret",
 }
 _SHARD_RE = re.compile(rf"{SHARD_PREFIX}(\d{{3,}})")
+#: A stack name as `pulumi` takes it: ``stack``, ``org/stack`` or ``org/project/stack``.
+_STACK_RE = re.compile(r"\A[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*){0,2}\Z")
+#: A Secret's stack config name, as render.secret_entries makes them. The files are edited by hand
+#: and their names reach shell commands (set-secrets.sh, the move script), so nothing else is read.
+_CONFIG_NAME_RE = render.CONFIG_NAME_RE
 
 
 class ShardError(ValueError):
@@ -90,7 +96,15 @@ class StackData:
             body["accountSecrets"] = self.account_secrets
         else:
             body["devices"] = self.devices
-        return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return printable_json(body)
+
+
+def printable_json(body: Any) -> str:
+    """JSON of ``body`` whose every line is printable: readable non-ASCII text stays as it is, while
+    what JSON leaves raw and a reviewer cannot see right (U+202E reorders a line in a diff, U+2028
+    and NEL end lines for some readers, C1 controls) is written as a \\u escape."""
+    text = json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() or ch == "\n" else json.dumps(ch)[1:-1] for ch in text) + "\n"
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -108,6 +122,17 @@ def _strings(value: Any, what: str, path: Path) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ShardError(f"{path}: {what} must be an object of strings")
     return value
+
+
+def _config_names(value: Any, what: str, path: Path) -> dict[str, str]:
+    names = _strings(value, what, path)
+    for key, name in names.items():
+        if not _CONFIG_NAME_RE.match(name):
+            raise ShardError(
+                f"{path}: {what}: {key!r} reads config {name!r}; a config name is letters, digits, "
+                "'_', '.' and '-', not starting with '.' or '-'"
+            )
+    return names
 
 
 def _parse(path: Path) -> StackData:
@@ -128,7 +153,7 @@ def _parse(path: Path) -> StackData:
         if "devices" in body:
             raise ShardError(f"{path}: the account stack owns no devices; move them to a shard")
         configs = _strings(body.get("accountConfigs"), "'accountConfigs'", path)
-        secrets = _strings(body.get("accountSecrets"), "'accountSecrets'", path)
+        secrets = _config_names(body.get("accountSecrets"), "'accountSecrets'", path)
         return StackData(name, body["accountSid"], configs, secrets)
     _shard_index(name)
     if "accountConfigs" in body or "accountSecrets" in body:
@@ -137,10 +162,17 @@ def _parse(path: Path) -> StackData:
     if not isinstance(devices, dict):
         raise ShardError(f"{path}: 'devices' must be an object of device SID -> items")
     for sid, device in devices.items():
+        if not DEVICE_SID_RE.match(sid):
+            # The providers also take a unique name there: one device under its SID in one file and
+            # its name in another would have two owners that the check above cannot see.
+            raise ShardError(
+                f"{path}: {render.shown(sid)}: a device is listed by its SID (UV + 32 hex digits), "
+                "never its unique name"
+            )
         if not isinstance(device, dict):
             raise ShardError(f"{path}: device {sid} must be an object with 'configs' and 'secrets'")
         _strings(device.get("configs"), f"device {sid}'s 'configs'", path)
-        _strings(device.get("secrets"), f"device {sid}'s 'secrets'", path)
+        _config_names(device.get("secrets"), f"device {sid}'s 'secrets'", path)
     return StackData(name, body["accountSid"], devices=devices)
 
 
@@ -163,13 +195,29 @@ def read_stacks(folder: Path) -> dict[str, StackData]:
         raise ShardError(f"{stacks_dir}: stack files name different accounts: {', '.join(sorted(accounts))}")
     for data in stacks.values():
         for sid in data.devices:
-            if sid in owner:
+            # By lower case: either case of hex digits names the same device.
+            if sid.lower() in owner:
+                first = owner[sid.lower()]
                 raise ShardError(
-                    f"device {sid} is listed by both stacks/{owner[sid]}.json and stacks/{data.name}.json: "
+                    f"device {sid} is listed by both stacks/{first}.json and stacks/{data.name}.json: "
                     "one device, one owner. Remove it from one of them (and `pulumi state move` its "
                     "resources if that stack already deployed them)."
                 )
-            owner[sid] = data.name
+            owner[sid.lower()] = data.name
+    # One name, one value: `pulumi config cp` of a name the destination already uses would replace
+    # another Secret's value, and two Secrets reading one name would get the same value.
+    reader: dict[str, str] = {}
+    for data in stacks.values():
+        names = [(f"account/{key}", n) for key, n in data.account_secrets.items()]
+        for sid, device in data.devices.items():
+            names += [(f"{sid}/{key}", n) for key, n in device["secrets"].items()]
+        for item, name in names:
+            if name in reader:
+                raise ShardError(
+                    f"config name {name!r} is read by both {reader[name]} and {item} "
+                    f"(stacks/{data.name}.json): every Secret needs a config name of its own"
+                )
+            reader[name] = item
     return stacks
 
 
@@ -192,6 +240,29 @@ def load_stack(stack: str, folder: str | Path) -> StackData:
         known = ", ".join(stacks) or "(none)"
         raise ShardError(f"stack {stack!r} has no stacks/{stack}.json; this project's stacks are: {known}")
     return stacks[stack]
+
+
+def check_account(account_sid: str) -> None:
+    """Refuse to run with credentials of another account than the one the stack files were read from.
+
+    Every resource says overwrite=True for the account the inventory read; credentials of another
+    (a CI variable, a stray TWILIO_ACCOUNT_SID) would take over its items of the same keys. The
+    account is resolved as the provider resolves it (``twilio:*`` stack config first, then the
+    ``TWILIO_*`` environment); none at all is left to the provider's own error.
+    """
+    from pulumi.runtime import get_config
+
+    from microvisor_pulumi._twilio import CONFIG_KEYS, Settings
+
+    config = {key: str(get_config(key)) for key in CONFIG_KEYS if get_config(key) not in (None, "")}
+    resolved = Settings.resolve(config=config).account_sid
+    if resolved and resolved.lower() != account_sid.lower():
+        shown = resolved if ACCOUNT_SID_RE.match(resolved) else render.shown(resolved)
+        raise ShardError(
+            f"this stack's credentials are of account {shown}, but its stack files adopt the items of "
+            f"account {account_sid} (every resource says overwrite=True): set twilio:accountSid (or "
+            f"TWILIO_ACCOUNT_SID) and the credentials of {account_sid}"
+        )
 
 
 # -- assignment ------------------------------------------------------------------------------------
@@ -291,12 +362,48 @@ def split_moves(stacks: Mapping[str, StackData], source: str) -> tuple[Move, ...
 
 
 def urn(stack: str, project: str, type_token: str, name: str) -> str:
-    return f"urn:pulumi:{stack}::{project}::{type_token}::{name}"
+    # A URN names the stack without its organisation (and project): `acme/dev` -> `dev`.
+    return f"urn:pulumi:{stack.rsplit('/', 1)[-1]}::{project}::{type_token}::{name}"
+
+
+def check_split_stack(stack: str, project: str | None = None) -> None:
+    """--split-stack goes into every line of the move script and into the URNs: a stack name only."""
+    if not _STACK_RE.match(stack):
+        raise ShardError(
+            f"--split-stack {stack!r}: not a stack name (letters, digits, '_', '.' and '-', as `stack`, "
+            "`org/stack` or `org/project/stack`)"
+        )
+    parts = stack.split("/")
+    if project is not None and len(parts) == 3 and parts[1] != project:
+        raise ShardError(
+            f"--split-stack {stack}: a stack name of project {parts[1]!r}, this program's is {project!r}"
+        )
 
 
 #: URNs per `pulumi state move`: one command per pair of stacks, cut to stay far below the
 #: system's limit on a command line (a URN of ours is about 120 bytes).
 URNS_PER_COMMAND = 500
+
+
+def sh_word(text: str) -> str:
+    """``text`` as one word of a POSIX shell command, on a printable line.
+
+    A key may hold U+2028 or U+202E (the providers' check keeps them), and a URN carries the key:
+    quoted as it is, the move script would hold a line a reviewer cannot read right. Such a word is
+    spelled as ``"$(printf '...')"`` with those characters' UTF-8 bytes as octal escapes, which
+    every POSIX printf decodes (the check refuses the line ends a command substitution would drop).
+    """
+    if text.isprintable():
+        return shlex.quote(text)
+    if text.endswith("\n"):
+        raise ShardError(f"{text!r}: a shell word cannot end with a line end here")
+    spelled = []
+    for ch in text:
+        if not ch.isprintable():
+            spelled.append("".join(f"\\{byte:03o}" for byte in ch.encode("utf-8")))
+        else:
+            spelled.append({"%": "%%", "\\": "\\\\", "'": "'\\''"}.get(ch, ch))
+    return "\"$(printf '" + "".join(spelled) + "')\""
 
 
 def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str] = ()) -> list[str]:
@@ -307,24 +414,67 @@ def move_commands(moves: Sequence[Move], project: str, new_stacks: Iterable[str]
     layout), and a moved Secret reads its value from the destination stack's config, copied first
     with ``pulumi config cp``. A URN missing from the source only draws a warning.
     """
-    lines = [f"pulumi stack init {name}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
+    q = sh_word  # stack names are checked (layout names, check_split_stack); quoted all the same
+    lines = [f"pulumi stack init {q(name)}" for name in sorted(set(new_stacks) & {m.dest for m in moves})]
     pairs: dict[tuple[str, str], list[Move]] = {}
     for move in moves:
         pairs.setdefault((move.source, move.dest), []).append(move)
     for (source, dest), group in pairs.items():
         for move in group:
             lines += [
-                f"pulumi config cp --stack {source} --dest {dest} {shlex.quote(name)}"
-                for name in move.secrets
+                f"pulumi config cp --stack {q(source)} --dest {q(dest)} {q(name)}" for name in move.secrets
             ]
-        urns = [shlex.quote(urn(source, project, t, n)) for move in group for t, n in move.resources]
+        urns = [q(urn(source, project, t, n)) for move in group for t, n in move.resources]
         for start in range(0, len(urns), URNS_PER_COMMAND):
             chunk = " ".join(urns[start : start + URNS_PER_COMMAND])
-            lines.append(f"pulumi state move --source {source} --dest {dest} --yes {chunk}")
+            lines.append(f"pulumi state move --source {q(source)} --dest {q(dest)} --yes {chunk}")
     return lines
 
 
 # -- writing the project ---------------------------------------------------------------------------
+
+
+def missing_items(old: Mapping[str, StackData], inv: Inventory) -> list[str]:
+    """What the stack files declare that this inventory did not list: each device gone, and each
+    item gone from a device or the account that is still listed (escaped, for a message)."""
+    by_sid = {d.sid: d for d in inv.devices}
+    gone: list[str] = []
+    for data in old.values():
+        if data.name == ACCOUNT_STACK:
+            configs, secrets = set(inv.account_configs), set(inv.account_secrets)
+            gone += [f"account Config {render.shown(k)}" for k in data.account_configs if k not in configs]
+            gone += [f"account Secret {render.shown(k)}" for k in data.account_secrets if k not in secrets]
+            continue
+        for sid, device in data.devices.items():
+            listed = by_sid.get(sid)
+            if listed is None:
+                items = len(device["configs"]) + len(device["secrets"])
+                gone.append(f"device {sid} ({data.name}) and its {items} items")
+                continue
+            gone += [f"{sid} Config {render.shown(k)}" for k in device["configs"] if k not in listed.configs]
+            gone += [f"{sid} Secret {render.shown(k)}" for k in device["secrets"] if k not in listed.secrets]
+    return gone
+
+
+def kept_secret_names(
+    inv: Inventory, old: Mapping[str, StackData], program: str | None = None
+) -> dict[tuple[str | None, str], str]:
+    """(device SID or None, key) -> the stack config name its Secret reads, kept from the stack files
+    (or, for --split-stack, from the single-stack ``program`` being replaced).
+
+    A name is made from the device's unique name, so a device renamed on Twilio would get a new
+    one, and two devices that traded names would trade config names: each stack config still holds
+    the values set for the old names, and the next `up` would write one device's Secrets onto the
+    other (and --split-stack would copy each one's value from the other's name). So a Secret already
+    named keeps its name; only new Secrets get new names, never one already in use.
+    """
+    kept: dict[tuple[str | None, str], str] = render.previous_secret_names(program) if program else {}
+    for data in old.values():
+        kept.update({(None, key): name for key, name in data.account_secrets.items()})
+        for sid, device in data.devices.items():
+            kept.update({(sid, key): name for key, name in device["secrets"].items()})
+    named = replace(inv, kept_secret_names=kept)
+    return {(e.device_sid, e.key): e.config_name for e in render.secret_entries(named)}
 
 
 def stack_data(
@@ -361,18 +511,20 @@ Account: {account_sid}
 Generated by `microvisor-pulumi inventory --devices-per-stack` (microvisor-pulumi {version}).
 Each stack declares what its own file in stacks/ lists: stacks/account.json the account-level
 items, stacks/shard-NNN.json its devices. The program refuses to run when two files list one
-device, or when the stack has no file. Every resource says overwrite=True: the first `pulumi up`
-takes over the item that already exists. Resources are named <device SID>/<key> and account/<key>.
+device, when the stack has no file, or with credentials of another account. Every resource says
+overwrite=True: the first `pulumi up` takes over the item that already exists. Resources are named
+<device SID>/<key> and account/<key>.
 """
 
 from pathlib import Path
 
 import pulumi
 from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
-from microvisor_pulumi.inventory.shards import load_stack
+from microvisor_pulumi.inventory.shards import check_account, load_stack
 
 config = pulumi.Config()
 stack = load_stack(pulumi.get_stack(), Path(__file__).resolve().parent)
+check_account(stack.account_sid)
 
 for key, value in stack.account_configs.items():
     AccountConfig(f"account/{{key}}", key=key, value=value, overwrite=True)
@@ -428,7 +580,9 @@ def render_secrets_script(stacks: Mapping[str, StackData], api_key: str | None) 
         names = list(data.account_secrets.values())
         for device in data.devices.values():
             names += list(device["secrets"].values())
-        lines += [f"pulumi config set --stack {name} --secret {config_name}" for config_name in names]
+        lines += [
+            f"pulumi config set --stack {name} --secret {shlex.quote(config_name)}" for config_name in names
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -444,6 +598,8 @@ def render_move_script(commands: Sequence[str]) -> str:
                 "# the rest by hand. If the source stacks were never deployed there is nothing to move:",
                 f"# delete {STACKS_DIR}/{PENDING_MOVES} instead.",
                 "set -e",
+                "# The project is this script's folder, wherever it is run from.",
+                'cd "$(dirname "$0")"',
                 *commands,
                 f"rm {STACKS_DIR}/{PENDING_MOVES}",
             ]
@@ -505,10 +661,7 @@ jobs:
       run:
         working-directory: .
     env:
-      # Pulumi Cloud; for a bucket backend set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE instead.
-      PULUMI_ACCESS_TOKEN: ${{{{ secrets.PULUMI_ACCESS_TOKEN }}}}
       TWILIO_ACCOUNT_SID: ${{{{ vars.TWILIO_ACCOUNT_SID }}}}
-      TWILIO_AUTH_TOKEN: ${{{{ secrets.TWILIO_AUTH_TOKEN }}}}
       TWILIO_MAX_CONCURRENCY: "{max_concurrency}"
       STACK: ${{{{ matrix.stack }}}}
     steps:
@@ -521,7 +674,13 @@ jobs:
       # The program's virtualenv and plugins, before `up` starts (each job is its own machine).
       - name: pulumi install
         run: pulumi install
+      # The secrets go to this step only: not to the actions above, nor to `pulumi install`,
+      # which runs the build code of every package the program requires.
       - name: pulumi up
+        env:
+          # Pulumi Cloud; for a bucket backend set PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE.
+          PULUMI_ACCESS_TOKEN: ${{{{ secrets.PULUMI_ACCESS_TOKEN }}}}
+          TWILIO_AUTH_TOKEN: ${{{{ secrets.TWILIO_AUTH_TOKEN }}}}
         run: pulumi up --yes --skip-preview --stack "$STACK" --parallel {max_concurrency}
 """
 
@@ -544,6 +703,7 @@ def write_sharded_project(
     split_stack: str | None = None,
     api_key: str | None = None,
     force: bool = False,
+    drop_missing: bool = False,
     ci_max_parallel: int = 4,
     max_concurrency: int = 16,
 ) -> Written:
@@ -567,15 +727,32 @@ def write_sharded_project(
         )
     if split_stack is not None and old:
         raise ShardError(f"{out} is already sharded: --split-stack is for a project of one stack")
+    if split_stack is not None:
+        check_split_stack(split_stack, project)
+    if not old and force and split_stack is None:
+        refuse_single_stack_program(out)
     if not old and not force and split_stack is None:
         taken = [n for n in ("Pulumi.yaml", "__main__.py", render.SECRETS_FILE) if (out / n).exists()]
         if taken:
             raise FileExistsError(
                 f"{out} already holds {', '.join(taken)}: choose another --out, or pass --force"
             )
+    gone = missing_items(old, inv)
+    if gone and not drop_missing:
+        # The files are the record of what the stacks own: an item they declare and the listing
+        # lacks would be deleted from Twilio by the next `up`. The listing may be what is wrong (a
+        # broken or hostile --endpoint, a device out of reach): dropping needs the operator's word.
+        shown = "\n  ".join(gone[:20]) + (f"\n  ... and {len(gone) - 20} more" if len(gone) > 20 else "")
+        raise ShardError(
+            f"the stack files declare {len(gone)} things this read of the account did not list:\n  {shown}\n"
+            "The next `pulumi up` of their stacks would delete them from Twilio. If they are gone (or "
+            "should go), pass --drop-missing; for a device no longer on the account, `pulumi state "
+            "delete` its resources after that `up` fails. Nothing was written."
+        )
     previous = {name: list(data.devices) for name, data in old.items() if name != ACCOUNT_STACK}
     shards = assign((d.sid for d in inv.devices), previous, devices_per_stack, reshard=reshard)
-    secret_names = {(e.device_sid, e.key): e.config_name for e in render.secret_entries(inv)}
+    program = (out / "__main__.py").read_text(encoding="utf-8", errors="replace") if split_stack else None
+    secret_names = kept_secret_names(inv, old, program)
     stacks = stack_data(inv, shards, secret_names)
     if split_stack is not None:
         moves = split_moves(stacks, split_stack)
@@ -636,6 +813,12 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
         "with the sharded layout and write the `pulumi state move` commands out of that stack",
     )
     group.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="let a re-run drop from the stack files the devices and items the account no longer "
+        "lists (the next `up` deletes them from Twilio); without it such a re-run is refused",
+    )
+    group.add_argument(
         "--ci-max-parallel",
         type=int,
         default=4,
@@ -649,17 +832,49 @@ def add_shard_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_shard_arguments(args: argparse.Namespace, out: Path) -> None:
+def refuse_sharded_folder(out: Path) -> None:
+    """The single-stack program must not replace a sharded one, even with --force: every stack would
+    then declare the whole account, adopting (overwrite=True) what the other stacks own."""
+    if (out / STACKS_DIR).is_dir():
+        raise ShardError(
+            f"{out} holds a sharded project ({STACKS_DIR}/): re-run it with --devices-per-stack; the "
+            "single-stack program would make every stack declare the whole account"
+        )
+
+
+def refuse_single_stack_program(out: Path) -> None:
+    """The sharded layout must not replace the single-stack program without moving what its stack
+    holds, even with --force: that stack would keep every resource in its state (a `pulumi destroy`
+    of it deletes them from Twilio without running any program) while the shards adopt the same items."""
+    program = out / "__main__.py"
+    try:
+        text = program.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    if render.SINGLE_STACK_MARK in text:
+        raise ShardError(
+            f"{program} is the single-stack program of `microvisor-pulumi inventory`: if a stack "
+            "deployed it, pass --split-stack STACK to move what that stack holds to the shards; if none "
+            "did, delete it first"
+        )
+
+
+def check_shard_arguments(args: argparse.Namespace, out: Path, project: str | None = None) -> None:
     """The sharding flags and folder, checked before the account is read (which can take minutes)."""
     if args.devices_per_stack is None:
-        if args.reshard or args.split_stack:
-            flag = "--reshard" if args.reshard else "--split-stack"
+        if args.reshard or args.split_stack or args.drop_missing:
+            flag = "--reshard" if args.reshard else "--split-stack" if args.split_stack else "--drop-missing"
             raise ShardError(f"{flag} needs --devices-per-stack (the shard size)")
+        refuse_sharded_folder(out)
         return
+    if args.force and args.split_stack is None and not (out / STACKS_DIR).is_dir():
+        refuse_single_stack_program(out)  # without --force, any existing program is refused anyway
     if args.split_stack is not None:
         if args.reshard:
             raise ShardError("--split-stack and --reshard do not go together: split first, re-shard later")
-        if args.split_stack == ACCOUNT_STACK or _SHARD_RE.fullmatch(args.split_stack):
+        check_split_stack(args.split_stack, project)
+        bare = args.split_stack.rsplit("/", 1)[-1]
+        if bare == ACCOUNT_STACK or _SHARD_RE.fullmatch(bare):
             raise ShardError(
                 f"--split-stack {args.split_stack}: that name is one of the sharded layout's own stacks"
             )
@@ -700,6 +915,7 @@ def report_sharded(
         split_stack=args.split_stack,
         api_key=api_key,
         force=args.force,
+        drop_missing=args.drop_missing,
         ci_max_parallel=args.ci_max_parallel,
         max_concurrency=args.max_concurrency,
     )

@@ -365,19 +365,25 @@ def _table_body(inv: Inventory, secrets: dict[tuple[str | None, str], str]) -> l
             else:
                 lines.append(f'{i2}"{field}": {{}},')
         lines.append(f"{i1}}},")
-    lines += [
-        "}",
-        "",
-        "for key, value in ACCOUNT_CONFIGS.items():",
+    lines += ["}", ""]
+    return lines + declarations("ACCOUNT_CONFIGS", "ACCOUNT_SECRETS", "DEVICES")
+
+
+def declarations(account_configs: str, account_secrets: str, devices: str) -> list[str]:
+    """The loops that declare every resource from the three tables the program holds (the table
+    layout) or reads (each stack's file in the sharded layout): one text for both."""
+    i1, i2, i3 = (_INDENT * n for n in (1, 2, 3))
+    return [
+        f"for key, value in {account_configs}.items():",
         f'{i1}AccountConfig(f"account/{{key}}", key=key, value=value, overwrite=True)',
-        "for key, secret_name in ACCOUNT_SECRETS.items():",
+        f"for key, secret_name in {account_secrets}.items():",
         f"{i1}AccountSecret(",
         f'{i2}f"account/{{key}}",',
         f"{i2}key=key,",
         f"{i2}value=config.require_secret(secret_name),",
         f"{i2}overwrite=True,",
         f"{i1})",
-        "for sid, device in DEVICES.items():",
+        f"for sid, device in {devices}.items():",
         f'{i1}for key, value in device["configs"].items():',
         f"{i2}DeviceConfig(",
         f'{i3}f"{{sid}}/{{key}}",',
@@ -395,7 +401,6 @@ def _table_body(inv: Inventory, secrets: dict[tuple[str | None, str], str]) -> l
         f"{i3}overwrite=True,",
         f"{i2})",
     ]
-    return lines
 
 
 def render_pulumi_yaml(project: str, account_sid: str) -> str:

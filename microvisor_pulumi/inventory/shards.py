@@ -526,37 +526,13 @@ config = pulumi.Config()
 stack = load_stack(pulumi.get_stack(), Path(__file__).resolve().parent)
 check_account(stack.account_sid)
 
-for key, value in stack.account_configs.items():
-    AccountConfig(f"account/{{key}}", key=key, value=value, overwrite=True)
-for key, secret_name in stack.account_secrets.items():
-    AccountSecret(
-        f"account/{{key}}",
-        key=key,
-        value=config.require_secret(secret_name),
-        overwrite=True,
-    )
-for sid, device in stack.devices.items():
-    for key, value in device["configs"].items():
-        DeviceConfig(
-            f"{{sid}}/{{key}}",
-            device_sid=sid,
-            key=key,
-            value=value,
-            overwrite=True,
-        )
-    for key, secret_name in device["secrets"].items():
-        DeviceSecret(
-            f"{{sid}}/{{key}}",
-            device_sid=sid,
-            key=key,
-            value=config.require_secret(secret_name),
-            overwrite=True,
-        )
+{declarations}
 '''
 
 
 def render_program(account_sid: str) -> str:
-    return PROGRAM.format(account_sid=account_sid, version=__version__)
+    loops = render.declarations("stack.account_configs", "stack.account_secrets", "stack.devices")
+    return PROGRAM.format(account_sid=account_sid, version=__version__, declarations="\n".join(loops))
 
 
 def render_secrets_script(stacks: Mapping[str, StackData], api_key: str | None) -> str:

@@ -70,7 +70,39 @@ def _from_value(value: struct_pb2.Value) -> Any:
 
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _from_value(value) for key, value in struct.fields.items()}
+    """A request's properties as the provider classes take them: a secret is a whole property.
+
+    An engine that was told acceptSecrets sends a secret nested in a property (one permission of a
+    policy made secret) marked where it sits; the provider classes look for the mark on properties
+    only, as the dynamic host hands them values. So the property is handed over plain inside and
+    secret as a whole, as the engine itself marks an output array with a secret in it.
+    """
+    return {key: _whole(_from_value(value)) for key, value in struct.fields.items()}
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(_plain(value), (dict, list)) and _holds_secret(value):
+        return rpc.wrap_rpc_secret(_deep_plain(value))
+    return value
+
+
+def _holds_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
+def _deep_plain(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, dict):
+        return {k: _deep_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_plain(v) for v in value]
+    return value
 
 
 def _set_value(target: struct_pb2.Value, value: Any) -> None:
@@ -409,10 +441,12 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if request.preview:
-            return P.UpdateResponse(properties=request.news)
         provider = self.provider(request)
         olds, news = from_struct(request.olds), from_struct(request.news)
+        if request.preview:
+            # Not the engine's stand-in (the new inputs alone): see SchemaProvider.preview_update.
+            outs = provider.preview_update(olds, news)
+            return P.UpdateResponse(properties=to_struct(keep_secrets(outs, news, olds)))
         result = provider.update(request.id, olds, news)
         return P.UpdateResponse(properties=to_struct(keep_secrets(result.outs or {}, news)))
 

@@ -42,6 +42,7 @@ from microvisor_pulumi.resources._schema import (
     check_secret_value,
     check_value,
     encode_value,
+    failures,
     is_changed_outside,
     plain,
     secret,
@@ -345,7 +346,9 @@ class _ItemProvider(SchemaProvider):
                 f"{self.describe(ident)}: the key already exists in Twilio{when} and this `pulumi up` did "
                 "not make it, so it belongs to someone else. Either set overwrite=True to take it over "
                 "(this resource then manages it, sets its value and deletes it on destroy), delete it "
-                "in Twilio by hand, or choose another key."
+                "in Twilio by hand, or choose another key. If it is this resource's own item, being "
+                "replaced because of `replacement_trigger` (which the provider is never asked about), "
+                "give the resource delete_before_replace=True."
             )
         return self._write_existing(key, value, sid)
 
@@ -421,19 +424,45 @@ class _ItemProvider(SchemaProvider):
             probes.append((f"/v1/Devices/{sid}", device_answers))
         return probes
 
+    def from_id(self, id_: str) -> dict[str, Any]:
+        """The item an id names (`pulumi import`, a `get`), checked by the same rules as the
+        program's inputs before any call: a mistyped id is an error naming the form, not a request
+        for another URL (a key with a newline, a device part of '..') or a 404 that reads as "gone"."""
+        props: dict[str, Any] = {}
+        if self.device_scoped:
+            device, slash, key = id_.partition("/")
+            if not slash:
+                raise MicrovisorPulumiError(
+                    f"{self.schema.kind} id {id_[:120]!r} must be '<device SID or unique name>/<key>', "
+                    f"e.g. 'UV0123…cdef/{id_[:40] or 'my-key'}'"
+                )
+            props["device_sid"] = device
+        else:
+            key = id_
+        props["key"] = key
+        # Only the parts the id carries: `value` and the rest are not in it.
+        problems = [
+            f"{reason} (in the id {id_[:120]!r})"
+            for name, reason in failures(self.schema, props)
+            if name in props
+        ]
+        if problems:
+            raise MicrovisorPulumiError("; ".join(problems))
+        return props
+
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = dict(props)
-        if "key" not in props:
-            # A read with no state (a `get`): the id says which item.
-            if self.device_scoped:
-                props["device_sid"], _, props["key"] = id_.partition("/")
-            else:
-                props["key"] = id_
+        by_id = "key" not in props
+        if by_id:
+            # A read with no state (`pulumi import`, a `get`): the id says which item.
+            props = self.from_id(id_)
         key = str(plain(props["key"]))
         sid = self._sid(props)
         try:
             remote = self.client().fetch_item(self.collection, key, device=sid)
         except NotFound:
+            if by_id and sid is not None:
+                self.device(sid)  # an id naming no device says so, rather than "check the endpoint"
             self.confirm_gone(self.ident(props), "refresh", self._probes(sid))
             return ReadResult(None, {})
         except TwilioError as err:
@@ -449,7 +478,8 @@ class _ItemProvider(SchemaProvider):
                 if prop.write_only:
                     outs[prop.name] = secret(changed_outside(remote.get("date_rotated")))
         inputs = {p.name: outs[p.name] for p in self.schema.props if p.name in outs}
-        return ReadResult(id_, outs, inputs)
+        # An id given by unique name ('thermostat-7/mode') is stored in its documented form, by SID.
+        return ReadResult(self.ident(outs) if by_id else id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # Only in-place changes reach update: a config's value, or `overwrite` (which is never sent).

@@ -1,0 +1,208 @@
+"""The provider plugin driven as the real engine drives it, by careless and hostile programs.
+
+Each test plays the engine's own calls (sdk/go/common/resource/plugin/provider_plugin.go and
+pkg/resource/deploy/step.go, step_generator.go in pulumi/pulumi) against the installed plugin
+process and the emulator, where the fake engine of test_plugin.py is kinder than the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from _plugin import CheckFailed, Plugin, PluginEngine, plain, plugin_config, secret, token, urn_for
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2 as pb
+
+from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
+from microvisor_pulumi.plugin.server import from_struct, to_struct
+
+DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
+PERMISSION = "/twilio/messaging/messages/read"
+
+
+@pytest.fixture(scope="module")
+def plugin(emulator: Emulator) -> Iterator[Plugin]:
+    p = Plugin()
+    p.configure(plugin_config(emulator, maxRetries="3"))
+    yield p
+    p.close()
+
+
+def read_by_id(plugin: Plugin, kind: str, id_: str) -> pb.ReadResponse:
+    """The engine's Read for `pulumi import` (and a `get`): the id, and no properties or inputs."""
+    return plugin.stub.Read(pb.ReadRequest(id=id_, urn=urn_for(kind, "imported"), type=token(kind)))
+
+
+# -- pulumi import: the id is input, and is checked like input ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind,ident,expected",
+    [
+        # A device's item named by its key alone: the id's form, not "key must not be empty".
+        ("DeviceConfig", "led-mode", "DeviceConfig id 'led-mode' must be '<device SID or unique name>/"),
+        ("DeviceSecret", f"{DEV1_SID}/", "DeviceSecret: 'key' must not be empty"),
+        # Would address another URL: /v1/Devices/../Configs/x is the account's config 'x'.
+        ("DeviceConfig", "../Configs/x", "DeviceConfig: 'device_sid' must not be '.' or '..'"),
+        ("AccountSecret", "wifi\npsk", "AccountSecret: 'key' must not contain control characters"),
+        ("AccountConfig", "k" * 101, "AccountConfig: 'key' must be at most 100 characters"),
+    ],
+)
+def test_an_import_id_is_checked_before_any_call(plugin: Plugin, calls, kind, ident, expected) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        read_by_id(plugin, kind, ident)
+    assert expected in err.value.details()
+    assert calls() == []
+
+
+def test_an_item_imported_by_device_name_gets_the_documented_id(plugin: Plugin, emu: Emulator) -> None:
+    """The id of a device's item is `<UV… SID>/<key>` (README), whatever name the import used."""
+    emu.store.create_item("config", "mode", "fast", DEV1_SID)
+    state, warnings = PluginEngine(plugin, "DeviceConfig").import_(f"{DEV1_NAME}/mode")
+    assert warnings == []
+    assert state.id == f"{DEV1_SID}/mode"
+    assert state.ins["device_sid"] == DEV1_SID and state.outs["device_name"] == DEV1_NAME
+
+
+def test_an_import_naming_no_device_says_so(plugin: Plugin, emu: Emulator) -> None:
+    """Not "the endpoint or the credentials look wrong", which a mistyped device name is not."""
+    with pytest.raises(grpc.RpcError) as err:
+        read_by_id(plugin, "DeviceConfig", "no-such-device/mode")
+    assert "device_sid 'no-such-device' names no Microvisor device" in err.value.details()
+    assert "endpoint" not in err.value.details()
+
+
+# -- a replacement the program forces -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind,inputs,new_value",
+    [
+        ("AccountConfig", {"key": "forced", "value": "1"}, "2"),
+        ("DeviceConfig", {"device_sid": DEV1_SID, "key": "forced", "value": "1"}, "2"),
+    ],
+)
+def test_a_replacement_forced_by_replace_on_changes_deletes_first(
+    plugin: Plugin, emu: Emulator, calls, kind, inputs, new_value
+) -> None:
+    """`replace_on_changes=["value"]` turns the provider's in-place update into a replacement, and
+    the engine then goes by the Diff's deleteBeforeReplace (step_generator.go, applyReplaceOnChanges).
+    Created first, the replacement meets its own key and fails as somebody else's item."""
+    eng = PluginEngine(plugin, kind)
+    state = eng.create(inputs)
+    diff, checked = eng.diff(state, {**inputs, "value": new_value})
+    assert diff.changes == pb.DiffResponse.DIFF_SOME and not diff.replaces
+    assert diff.deleteBeforeReplace
+    # The engine's replacement, as deleteBeforeReplace orders it.
+    calls.reset()
+    eng.delete(state)
+    created = plugin.stub.Create(pb.CreateRequest(urn=state.urn, type=eng.type, properties=checked))
+    assert created.id == state.id
+    assert [c[0] for c in calls()] == ["DELETE", "POST"]
+    device = DEV1_SID if kind == "DeviceConfig" else None
+    assert emu.store.get_item("config", "forced", device)["value"] == new_value
+
+
+def test_a_new_key_still_creates_the_replacement_first(plugin: Plugin) -> None:
+    eng = PluginEngine(plugin, "AccountConfig")
+    state = eng.create({"key": "first", "value": "1"})
+    diff, _ = eng.diff(state, {"key": "first-2", "value": "2"})
+    assert list(diff.replaces) == ["key"] and not diff.deleteBeforeReplace
+    eng.delete(state)
+
+
+# -- preview ----------------------------------------------------------------------------------------------
+
+
+def test_preview_of_an_update_keeps_what_the_update_does_not_change(plugin: Plugin, calls) -> None:
+    """The engine takes a preview's Update answer as the resource's outputs (step.go, UpdateStep).
+    Answering only the inputs made an API key's `sid` and `secret` unknown for a mere rename, so a
+    secret holding that key's secret showed as replaced in the preview, which `up` then did not do."""
+    keys = PluginEngine(plugin, "ApiKey")
+    key = keys.create({"friendly_name": "ci"})
+    diff, checked = keys.diff(key, {"friendly_name": "ci-renamed"})
+    assert diff.changes == pb.DiffResponse.DIFF_SOME and not diff.replaces
+    calls.reset()
+    answer = plugin.stub.Update(
+        pb.UpdateRequest(
+            id=key.id,
+            urn=key.urn,
+            type=keys.type,
+            olds=key.outputs,
+            news=checked,
+            old_inputs=key.inputs,
+            preview=True,
+        )
+    )
+    outs = from_struct(answer.properties)
+    assert calls() == []
+    assert outs["sid"] == key.id and outs["friendly_name"] == "ci-renamed"
+    assert rpc.is_rpc_secret(outs["secret"]) and plain(outs)["secret"] == plain(key.outs)["secret"]
+    assert outs["date_updated"] == rpc.UNKNOWN  # what the update does change is not known yet
+
+    # What a secret holding that key's secret then sees: the same value, no change.
+    secrets = PluginEngine(plugin, "AccountSecret")
+    held = secrets.create({"key": "held-key", "value": plain(key.outs)["secret"]})
+    resp, _ = secrets.diff(held, {"key": "held-key", "value": outs["secret"]})
+    assert resp.changes == pb.DiffResponse.DIFF_NONE
+    secrets.delete(held)
+    keys.delete(key)
+
+
+def test_preview_of_an_item_update_keeps_its_device_and_url(plugin: Plugin, calls) -> None:
+    eng = PluginEngine(plugin, "DeviceConfig")
+    state = eng.create({"device_sid": DEV1_SID, "key": "pvu", "value": "1"})
+    # The program names the device by its unique name: the same device, so an update.
+    updated = eng.up(state, {"device_sid": DEV1_NAME, "key": "pvu", "value": "2"}, preview=True)
+    assert updated.history[-1] == "update"
+    outs = updated.outs
+    assert outs["value"] == "2" and outs["device_sid"] == DEV1_SID and outs["device_name"] == DEV1_NAME
+    assert outs["url"] == state.outs["url"] and outs["claim"] == state.outs["claim"]
+    assert outs["date_updated"] == rpc.UNKNOWN
+    eng.delete(state)
+
+
+# -- secrets on the wire ------------------------------------------------------------------------------------
+
+
+def test_a_secret_nested_in_a_property_is_taken_and_kept_secret(plugin: Plugin, emu: Emulator) -> None:
+    """With acceptSecrets the engine sends a secret where it sits, inside a policy too."""
+    eng = PluginEngine(plugin, "ApiKey")
+    inputs = {"key_type": "restricted", "policy": {"allow": [secret(PERMISSION)]}}
+    checked = from_struct(eng.check(inputs).inputs)
+    assert rpc.is_rpc_secret(checked["policy"])  # the whole property, as the engine marks arrays
+    state = eng.create(inputs)
+    assert rpc.is_rpc_secret(state.outs["policy"])
+    assert plain(state.outs)["policy"] == {"allow": [PERMISSION]}
+    eng.delete(state)
+
+
+@pytest.mark.parametrize(
+    "inputs,hidden",
+    [
+        ({"key_type": "restricted", "policy": secret({"allow": ["/twilio/ops team pin 4417"]})}, "4417"),
+        ({"key_type": "restricted", "policy": {"allow": [secret("/twilio/ops team pin 4417")]}}, "4417"),
+        ({"key_type": secret("restricted-pin-9931")}, "9931"),
+    ],
+)
+def test_check_never_quotes_a_value_the_program_made_secret(plugin: Plugin, calls, inputs, hidden) -> None:
+    with pytest.raises(CheckFailed) as err:
+        PluginEngine(plugin, "ApiKey").check(inputs)
+    text = str(err.value)
+    assert hidden not in text
+    assert "must not contain white space" in text or "must be one of 'standard', 'restricted'" in text
+    assert calls() == []
+
+
+def test_a_value_not_made_secret_is_still_quoted(plugin: Plugin) -> None:
+    with pytest.raises(CheckFailed) as err:
+        PluginEngine(plugin, "ApiKey").check({"key_type": "restricted", "policy": {"allow": ["/twilio/a b"]}})
+    assert "'/twilio/a b' must not contain white space" in str(err.value)
+
+
+def test_to_struct_round_trip_keeps_nested_unknowns() -> None:
+    """Unknowns inside a property stay unknown through the translation (preview of a policy)."""
+    inputs = {"policy": {"allow": [rpc.UNKNOWN]}}
+    assert from_struct(to_struct(inputs)) == inputs

@@ -206,3 +206,52 @@ def test_to_struct_round_trip_keeps_nested_unknowns() -> None:
     """Unknowns inside a property stay unknown through the translation (preview of a policy)."""
     inputs = {"policy": {"allow": [rpc.UNKNOWN]}}
     assert from_struct(to_struct(inputs)) == inputs
+
+
+# -- moving a Python stack to the plugin --------------------------------------------------------------
+
+
+@pytest.fixture
+def plugin_stack(emu: Emulator) -> Iterator[dict[str, str]]:
+    """A Python program's stack config with microvisor:plugin set (mocks: no engine, no plugin)."""
+    from _mocks import EngineLikeMonitor, ProviderMocks
+    from _reliability import host_config
+    from pulumi.runtime import config as runtime_config
+
+    import pulumi
+
+    mocks = ProviderMocks(host_config(emu))
+    pulumi.runtime.set_mocks(mocks, project="fleet", stack="dev", monitor=EngineLikeMonitor(mocks))
+    config = runtime_config.CONFIG.get()
+    config["microvisor:plugin"] = "true"
+    yield config
+    for key in [k for k in config if k.startswith(("microvisor:", "twilio:"))]:
+        config.pop(key, None)
+
+
+def test_settings_left_in_the_twilio_namespace_stop_the_move(plugin_stack: dict[str, str]) -> None:
+    """The README's move copies twilio:* to microvisor:*; forgotten, the plugin silently used the
+    TWILIO_* environment (another account, or Twilio instead of the emulator), and a refresh there
+    found every item gone and dropped it from the state."""
+    from _mocks import run_program
+
+    import microvisor_pulumi as mv
+
+    plugin_stack.update(
+        {
+            "twilio:accountSid": "AC" + "1" * 32,
+            "twilio:authToken": "token-left-behind-5150",
+            "twilio:endpoint": "http://127.0.0.1:9",
+            "microvisor:accountSid": "AC" + "1" * 32,
+        }
+    )
+    with pytest.raises(Exception) as err:
+        run_program(lambda: {"k": mv.AccountConfig("c", key="k", value="v").key})
+    text = str(err.value)
+    assert "twilio:authToken, twilio:endpoint are set but microvisor:authToken, microvisor:endpoint" in text
+    assert "twilio:accountSid," not in text  # copied already
+    assert "token-left-behind-5150" not in text
+
+    # Copied: the program registers.
+    plugin_stack.update({"microvisor:authToken": "token-left-behind-5150", "microvisor:endpoint": "x"})
+    assert run_program(lambda: {"k": mv.AccountConfig("c", key="k", value="v").key})["k"][0] == "k"

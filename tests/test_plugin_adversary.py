@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
+import pulumi
 import pytest
+from _mocks import EngineLikeMonitor, ProviderMocks, run_program
 from _plugin import CheckFailed, Plugin, PluginEngine, plain, plugin_config, secret, token, urn_for
+from _reliability import host_config
+from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
 
+import microvisor_pulumi as mv
 from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
 from microvisor_pulumi.plugin.server import from_struct, to_struct
 
@@ -214,12 +219,6 @@ def test_to_struct_round_trip_keeps_nested_unknowns() -> None:
 @pytest.fixture
 def plugin_stack(emu: Emulator) -> Iterator[dict[str, str]]:
     """A Python program's stack config with microvisor:plugin set (mocks: no engine, no plugin)."""
-    from _mocks import EngineLikeMonitor, ProviderMocks
-    from _reliability import host_config
-    from pulumi.runtime import config as runtime_config
-
-    import pulumi
-
     mocks = ProviderMocks(host_config(emu))
     pulumi.runtime.set_mocks(mocks, project="fleet", stack="dev", monitor=EngineLikeMonitor(mocks))
     config = runtime_config.CONFIG.get()
@@ -233,10 +232,6 @@ def test_settings_left_in_the_twilio_namespace_stop_the_move(plugin_stack: dict[
     """The README's move copies twilio:* to microvisor:*; forgotten, the plugin silently used the
     TWILIO_* environment (another account, or Twilio instead of the emulator), and a refresh there
     found every item gone and dropped it from the state."""
-    from _mocks import run_program
-
-    import microvisor_pulumi as mv
-
     plugin_stack.update(
         {
             "twilio:accountSid": "AC" + "1" * 32,

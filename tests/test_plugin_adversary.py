@@ -250,3 +250,32 @@ def test_settings_left_in_the_twilio_namespace_stop_the_move(plugin_stack: dict[
     # Copied: the program registers.
     plugin_stack.update({"microvisor:authToken": "token-left-behind-5150", "microvisor:endpoint": "x"})
     assert run_program(lambda: {"k": mv.AccountConfig("c", key="k", value="v").key})["k"][0] == "k"
+
+
+# -- a credential pasted wrong ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token_text", ["5f2a\u20199c41-canary", "5f2a9c41-canary\n", "5f2a 9c41-canary"])
+def test_a_credential_pasted_wrong_is_named_and_never_quoted(emulator: Emulator, calls, token_text) -> None:
+    """A typographic quote in the Auth Token failed inside the HTTP library, whose words
+    ("'latin-1' codec can't encode character '\\u2019' in position 4") quote part of the secret and
+    name no setting. `pulumi preview` (CheckConfig) and every call now say which key, and nothing of it."""
+    bad = {**plugin_config(emulator), "authToken": secret(token_text)}
+    p = Plugin()
+    try:
+        resp = p.stub.CheckConfig(pb.CheckRequest(olds=to_struct({}), news=to_struct(plain(bad))))
+        reasons = {f.property: f.reason for f in resp.failures}
+        assert (
+            list(reasons) == ["authToken"]
+            and "microvisor:authToken must be printable ASCII" in reasons["authToken"]
+        )
+        p.configure(bad)
+        with pytest.raises(grpc.RpcError) as err:
+            PluginEngine(p, "AccountConfig").create({"key": "k", "value": "v"})
+        text = err.value.details() + p.output_text() + str(reasons)
+        assert "microvisor:authToken must be printable ASCII" in err.value.details()
+        for part in ("\u2019", "\\u2019", "position", "9c41", "canary"):
+            assert part not in text
+        assert calls() == []
+    finally:
+        p.close()

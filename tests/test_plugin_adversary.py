@@ -279,3 +279,27 @@ def test_a_credential_pasted_wrong_is_named_and_never_quoted(emulator: Emulator,
         assert calls() == []
     finally:
         p.close()
+
+
+# -- a diff that must see the change ------------------------------------------------------------------------
+
+
+def test_dropping_key_type_from_a_restricted_key_asks_for_a_standard_one(plugin: Plugin, calls) -> None:
+    """key_type's default is `standard` (schema, README): the program that no longer says
+    `restricted` asks for a Standard key, and answering "no change" kept a key that is not it."""
+    eng = PluginEngine(plugin, "ApiKey")
+    state = eng.create({"friendly_name": "ro", "key_type": "restricted", "policy": {"allow": [PERMISSION]}})
+    diff, _ = eng.diff(state, {"friendly_name": "ro"})
+    assert diff.changes == pb.DiffResponse.DIFF_SOME
+    assert list(diff.replaces) == ["key_type"] and not diff.deleteBeforeReplace
+    assert diff.detailedDiff["key_type"].kind == pb.PropertyDiff.DELETE_REPLACE
+    replaced = eng.up(state, {"friendly_name": "ro"})
+    assert replaced.history[-1] == "create-delete" and replaced.id != state.id
+    assert replaced.outs["key_type"] == "standard" and replaced.outs.get("policy") is None
+    # Saying it again, or saying `standard`, is then no change; a restricted key kept as such neither.
+    assert eng.diff(replaced, {"friendly_name": "ro"})[0].changes == pb.DiffResponse.DIFF_NONE
+    assert (
+        eng.diff(replaced, {"friendly_name": "ro", "key_type": "standard"})[0].changes
+        == pb.DiffResponse.DIFF_NONE
+    )
+    eng.delete(replaced)

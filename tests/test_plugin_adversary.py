@@ -303,3 +303,17 @@ def test_dropping_key_type_from_a_restricted_key_asks_for_a_standard_one(plugin:
         == pb.DiffResponse.DIFF_NONE
     )
     eng.delete(replaced)
+
+
+def test_preview_of_a_create_by_device_name_does_not_state_the_name_as_the_output(
+    plugin: Plugin, calls
+) -> None:
+    """`device_sid` comes out of a create as the SID: a preview that answered the unique name told
+    dependents a value `up` then changed (and `pulumi up --plan` refuses such a change)."""
+    eng = PluginEngine(plugin, "DeviceSecret")
+    by_name = eng.create({"device_sid": DEV1_NAME, "key": "pvc", "value": "s3cret-pvc"}, preview=True)
+    assert by_name.outs["device_sid"] == rpc.UNKNOWN
+    assert by_name.outs["key"] == "pvc" and rpc.is_rpc_secret(by_name.outs["value"])
+    by_sid = eng.create({"device_sid": DEV1_SID, "key": "pvc", "value": "s3cret-pvc"}, preview=True)
+    assert by_sid.outs["device_sid"] == DEV1_SID  # a SID is already the output
+    assert calls() == []

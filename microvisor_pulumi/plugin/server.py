@@ -409,12 +409,11 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if request.preview:
-            # What the engine itself answers for a provider without preview support, as the dynamic
-            # host is (provider_plugin.go, Create and Update): the inputs as the state, no call.
-            return P.CreateResponse(properties=request.properties)
         provider = self.provider(request)
         news = from_struct(request.properties)
+        if request.preview:
+            # No call: see SchemaProvider.preview_create.
+            return P.CreateResponse(properties=to_struct(keep_secrets(provider.preview_create(news), news)))
         result = provider.create(news)
         outs = keep_secrets(result.outs or {}, news)
         return P.CreateResponse(id=str(result.id), properties=to_struct(outs))

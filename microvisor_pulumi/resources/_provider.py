@@ -192,6 +192,20 @@ class SchemaProvider(ResourceProvider):
         )
         return result, changed
 
+    def preview_create(self, news: Mapping[str, Any]) -> dict[str, Any]:
+        """What `create` will return, as far as it is known with no call (a preview): the inputs, but
+        unknown where create returns another value for an input than the one given (a preview that
+        states a value `up` then contradicts breaks `pulumi up --plan`, and shows dependents wrong).
+        The outputs create adds are left out, which the engine takes as unknown."""
+        outs = dict(news)
+        for name in self.create_resolves(news):
+            outs[name] = rpc.UNKNOWN
+        return outs
+
+    def create_resolves(self, news: Mapping[str, Any]) -> list[str]:
+        """Hook: the inputs whose output create resolves to another form (a device's name to its SID)."""
+        return []
+
     def preview_update(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
         """What `update` will return, as far as it is known with no call to Twilio (a preview).
 

@@ -225,6 +225,13 @@ class _ItemProvider(SchemaProvider):
             return bool(old) == bool(new)
         return bool(old == new)
 
+    def create_resolves(self, news: Mapping[str, Any]) -> list[str]:
+        # The output is always the device's SID; a unique name is resolved only by the create.
+        device = plain(news.get("device_sid"))
+        if self.device_scoped and isinstance(device, str) and not DEVICE_SID_RE.match(device):
+            return ["device_sid"]
+        return []
+
     def _same_device(self, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
         """Whether the program's device (SID or unique name) is the device the item lives on.
 

@@ -317,3 +317,41 @@ def test_preview_of_a_create_by_device_name_does_not_state_the_name_as_the_outpu
     by_sid = eng.create({"device_sid": DEV1_SID, "key": "pvc", "value": "s3cret-pvc"}, preview=True)
     assert by_sid.outs["device_sid"] == DEV1_SID  # a SID is already the output
     assert calls() == []
+
+
+# -- many calls at once -------------------------------------------------------------------------------------
+
+
+def test_check_is_answered_while_more_creates_than_http_slots_wait(make_emulator) -> None:
+    """The engine runs 4 x CPUs steps at once by default (`--parallel`), whatever maxConcurrency
+    says; creates beyond the HTTP slots wait in the limiter, each holding a pool thread. With the
+    pool sized maxConcurrency + 4 (never below 36) the engine's next Check (and Cancel) queued
+    behind them until the slow create ended, and with it the engine's whole step generation."""
+    slow = make_emulator()
+    slow.add_fault(method="POST", path=r"^/v1/Configs$", delay=6, times=1)
+    p = Plugin()
+    try:
+        p.configure(plugin_config(slow, maxConcurrency="1"))
+        eng = PluginEngine(p, "AccountConfig")
+        checked = [eng.check({"key": f"busy{i}", "value": "v"}).inputs for i in range(40)]
+        creates = [
+            p.stub.Create.future(
+                pb.CreateRequest(urn=urn_for("AccountConfig", f"b{i}"), type=eng.type, properties=c)
+            )
+            for i, c in enumerate(checked)
+        ]
+        # Not a speed target: answered at all while the first create is held for 6 s, or not.
+        answer = p.stub.Check(
+            pb.CheckRequest(
+                urn=urn_for("AccountConfig", "next"),
+                type=eng.type,
+                olds=to_struct({}),
+                news=to_struct({"key": "next", "value": "v"}),
+            ),
+            timeout=3,
+        )
+        assert not answer.failures
+        assert not any(f.done() for f in creates)  # they were all still out
+        assert all(f.result(timeout=60).id for f in creates)
+    finally:
+        p.close()

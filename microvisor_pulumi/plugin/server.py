@@ -42,6 +42,11 @@ OTHER_KEYS = frozenset({"plugin", "version", "pluginDownloadURL"})
 # Calls the pool serves beyond twilio:maxConcurrency: Check, Diff, Cancel and the like must not wait
 # behind a full house of creates that are themselves waiting for a free HTTP slot.
 _SPARE_WORKERS = 4
+# The engine runs up to 4 x CPUs steps at once by default (`pulumi up --parallel`, whatever
+# maxConcurrency says), and each one beyond the HTTP slots waits in the limiter holding a thread:
+# the pool is wider than that, or the engine's next Check (its step generation) and Cancel queue
+# behind them. ThreadPoolExecutor starts threads only as calls arrive, so the width costs nothing idle.
+_ENGINE_STEPS = max(64, 8 * (os.cpu_count() or 1))
 
 P = provider_pb2
 # As the SDK's own servers: a big stack's state (a Read of many properties) exceeds gRPC's 4 MiB.
@@ -262,7 +267,7 @@ class GrowingExecutor(futures.Executor):
 
 def pool_size(config: Mapping[str, str], environ: Mapping[str, str]) -> int | None:
     try:
-        return Settings.resolve(config, environ).max_concurrency + _SPARE_WORKERS
+        return Settings.resolve(config, environ).max_concurrency + _ENGINE_STEPS + _SPARE_WORKERS
     except ValueError:
         return None  # reported, naming the key, by the first call that needs the settings
 

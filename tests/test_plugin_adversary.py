@@ -355,3 +355,16 @@ def test_check_is_answered_while_more_creates_than_http_slots_wait(make_emulator
         assert all(f.result(timeout=60).id for f in creates)
     finally:
         p.close()
+
+
+def test_dropping_friendly_name_clears_it(plugin: Plugin, calls) -> None:
+    eng = PluginEngine(plugin, "ApiKey")
+    state = eng.create({"friendly_name": "named"})
+    diff, _ = eng.diff(state, {})
+    assert diff.changes == pb.DiffResponse.DIFF_SOME and not diff.replaces
+    assert diff.detailedDiff["friendly_name"].kind == pb.PropertyDiff.DELETE
+    cleared = eng.up(state, {})
+    assert cleared.history[-1] == "update" and cleared.id == state.id
+    assert not cleared.outs.get("friendly_name")
+    assert eng.diff(cleared, {})[0].changes == pb.DiffResponse.DIFF_NONE
+    eng.delete(cleared)

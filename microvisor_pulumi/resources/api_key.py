@@ -253,6 +253,10 @@ class ApiKeyProvider(SchemaProvider):
         dropped = plain(news.get("key_type")) is None and key_type_of(olds) != STANDARD
         if dropped and "key_type" not in changed:
             changed.append("key_type")
+        # Likewise a name left out is no name (create and update send ""), not the old one kept.
+        unnamed = plain(news.get("friendly_name")) is None and plain(olds.get("friendly_name"))
+        if unnamed and "friendly_name" not in changed:
+            changed.append("friendly_name")
         return changed
 
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:

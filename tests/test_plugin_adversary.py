@@ -363,6 +363,9 @@ def test_dropping_friendly_name_clears_it(plugin: Plugin, calls) -> None:
     diff, _ = eng.diff(state, {})
     assert diff.changes == pb.DiffResponse.DIFF_SOME and not diff.replaces
     assert diff.detailedDiff["friendly_name"].kind == pb.PropertyDiff.DELETE
+    previewed = eng.up(state, {}, preview=True)
+    assert "friendly_name" not in previewed.outs  # unknown until the update clears it, not the old name
+    assert previewed.outs["sid"] == state.id
     cleared = eng.up(state, {})
     assert cleared.history[-1] == "update" and cleared.id == state.id
     assert not cleared.outs.get("friendly_name")

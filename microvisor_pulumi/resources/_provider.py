@@ -218,8 +218,12 @@ class SchemaProvider(ResourceProvider):
         names = set(self.schema.output_names())
         outs = {name: value for name, value in olds.items() if name in names and value is not None}
         for prop in self.schema.props:
-            if not prop.replaces and news.get(prop.name) is not None:
+            if prop.replaces:
+                continue
+            if news.get(prop.name) is not None:
                 outs[prop.name] = news[prop.name]
+            elif not prop.computed and plain(outs.get(prop.name)):
+                del outs[prop.name]  # left out, it is cleared by the update: unknown until then
         for name in self.update_changes:
             if name in names:
                 outs[name] = rpc.UNKNOWN

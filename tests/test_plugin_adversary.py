@@ -371,3 +371,25 @@ def test_dropping_friendly_name_clears_it(plugin: Plugin, calls) -> None:
     assert not cleared.outs.get("friendly_name")
     assert eng.diff(cleared, {})[0].changes == pb.DiffResponse.DIFF_NONE
     eng.delete(cleared)
+
+
+def test_a_get_of_a_secret_warns_nothing_an_import_does(plugin: Plugin, emu: Emulator) -> None:
+    """A `get` (ReadStep) sends its state as inputs, an empty Struct, where an import sends none
+    (provider_plugin.go, Read): the import's "set 'value', the first up replaces it" is not for it."""
+    emu.store.create_item("secret", "got", "s3cret-got", None)
+    before = len(plugin.engine.logs)
+    got = plugin.stub.Read(
+        pb.ReadRequest(
+            id="got",
+            urn=urn_for("AccountSecret", "got"),
+            type=token("AccountSecret"),
+            properties=to_struct({}),
+            inputs=to_struct({}),
+        )
+    )
+    assert got.id == "got" and from_struct(got.properties)["key"] == "got"
+    assert plugin.engine.logs[before:] == []
+    read_by_id(plugin, "AccountSecret", "got")  # the import
+    assert [
+        m for _, m, _ in plugin.engine.logs[before:]
+    ] and "imported without 'value'" in plugin.engine.messages()

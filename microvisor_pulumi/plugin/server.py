@@ -428,9 +428,12 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
         provider = self.provider(request)
         props, inputs = from_struct(request.properties), from_struct(request.inputs)
         if not props and not inputs:
-            # Only the id: `pulumi import` (pkg/resource/deploy/step.go, ImportStep).
+            # Only the id: `pulumi import` (pkg/resource/deploy/step.go, ImportStep), or a `get`.
             result, warnings = provider.import_read(request.id)
-            for warning in warnings:
+            # An import sends no inputs at all; a `get` (ReadStep) sends its (empty) state as inputs,
+            # on every run, and is never followed by the `up` the warnings speak of.
+            importing = not request.HasField("inputs")
+            for warning in warnings if importing else ():
                 self._log(engine_pb2.WARNING, warning, request.urn)
         else:
             result = provider.read(request.id, props or inputs)

@@ -21,6 +21,7 @@ from pulumi.runtime.proto import provider_pb2 as pb
 
 import microvisor_pulumi as mv
 from microvisor_pulumi.emulator import DEFAULT_DEVICES, Emulator
+from microvisor_pulumi.emulator.store import NotFound as StoreNotFound
 from microvisor_pulumi.plugin.server import from_struct, to_struct
 
 DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
@@ -393,3 +394,64 @@ def test_a_get_of_a_secret_warns_nothing_an_import_does(plugin: Plugin, emu: Emu
     assert [
         m for _, m, _ in plugin.engine.logs[before:]
     ] and "imported without 'value'" in plugin.engine.messages()
+
+
+# -- ownership across the processes of one deployment ---------------------------------------------------
+
+
+def test_a_take_over_through_another_provider_is_not_deleted_by_the_first(
+    emulator: Emulator, tmp_path
+) -> None:
+    """The engine starts the plugin once per provider. Resource `a` (default provider, made by an
+    earlier `up`) leaves the program while `b`, on an explicit provider for the same account, takes
+    its key over with overwrite=True: the engine creates `b`, then deletes `a` in the other process,
+    which never saw `b`'s claim and deleted the item `b` now owns."""
+    emulator.reset()
+    earlier = Plugin()
+    try:
+        earlier.configure(plugin_config(emulator))
+        a = PluginEngine(earlier, "AccountConfig").create({"key": "shared", "value": "from-a"}, name="a")
+    finally:
+        earlier.close()
+
+    shared = {"TMPDIR": str(tmp_path)}
+    default = Plugin(env=shared)
+    explicit = Plugin(env=shared, engine=default.engine)
+    try:
+        default.configure(plugin_config(emulator))
+        explicit.configure(plugin_config(emulator, maxConcurrency="4"))
+        b = PluginEngine(explicit, "AccountConfig").create(
+            {"key": "shared", "value": "from-b", "overwrite": True}, name="b"
+        )
+        PluginEngine(default, "AccountConfig").delete(a)
+        assert emulator.store.get_item("config", "shared")["value"] == "from-b"
+        # `b` itself is still deleted by its own provider, and its claim with it.
+        PluginEngine(explicit, "AccountConfig").delete(b)
+        with pytest.raises(StoreNotFound):
+            emulator.store.get_item("config", "shared")
+        assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    finally:
+        explicit.close()
+        default.close()
+
+
+def test_claims_of_another_deployment_or_account_do_not_stop_a_delete(emulator: Emulator, tmp_path) -> None:
+    emulator.reset()
+    shared = {"TMPDIR": str(tmp_path)}
+    first = Plugin(env=shared)
+    try:
+        first.configure(plugin_config(emulator))
+        made = PluginEngine(first, "AccountConfig").create({"key": "own", "value": "v"})
+    finally:
+        first.close()
+    # Another deployment (another engine) on the same machine: that claim is not its business.
+    second = Plugin(env=shared)
+    try:
+        second.configure(plugin_config(emulator))
+        taken = PluginEngine(second, "AccountConfig").create({"key": "own", "value": "w", "overwrite": True})
+        PluginEngine(second, "AccountConfig").delete(taken)
+        with pytest.raises(StoreNotFound):
+            emulator.store.get_item("config", "own")
+    finally:
+        second.close()
+    assert made.id == "own"

@@ -10,12 +10,16 @@ which the dynamic resources run too.
 from __future__ import annotations
 
 import functools
+import getpass
+import hashlib
 import os
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent import futures
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -29,6 +33,7 @@ from microvisor_pulumi.plugin import PACKAGE
 from microvisor_pulumi.plugin.schema import schema_text
 from microvisor_pulumi.plugin.tokens import CONFIG_VARIABLES, PROVIDERS
 from microvisor_pulumi.resources._provider import SchemaProvider
+from microvisor_pulumi.resources.microvisor import share_claims
 
 R = TypeVar("R")
 
@@ -486,9 +491,23 @@ class EngineLog:
             print(message, file=sys.stderr)  # the engine's log still gets it
 
 
+def claims_directory(engine_address: str) -> Path:
+    """Where the plugin processes of one deployment keep their claims (resources/microvisor.py,
+    _Claims): the engine starts one process per provider and hands each its own address, which,
+    with the engine's process id, names this deployment and no other."""
+    deployment = hashlib.sha256(f"{os.getppid()} {engine_address}".encode()).hexdigest()[:32]
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a container): the directory is 0700 anyway
+        user = "anyone"
+    return Path(tempfile.gettempdir()) / f"microvisor-pulumi-claims-{user}" / deployment
+
+
 def serve(engine_address: str | None, environ: Mapping[str, str] | None = None) -> tuple[grpc.Server, int]:
     """Start the server on a free loopback port; (server, port)."""
     environ = os.environ if environ is None else environ
+    if engine_address:
+        share_claims(claims_directory(engine_address))
     executor = GrowingExecutor(pool_size({}, environ) or _SPARE_WORKERS)
     servicer = MicrovisorProvider(executor, EngineLog(engine_address), environ)
     server = grpc.server(executor, options=_GRPC_OPTIONS)

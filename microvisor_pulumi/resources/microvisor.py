@@ -7,11 +7,15 @@ here are stored, by module and name, in users' Pulumi state: never rename or mov
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
@@ -60,13 +64,75 @@ _OURS_MARGIN_SECONDS = 2.0
 _DEVICES = OnceCache()
 # How many earlier unique names of a device an item remembers (see _same_device).
 _ALIASES_MAX = 10
-_CLAIM_LOCK = threading.Lock()
-# (collection, device SID or "", key) -> the claim token of the resource a create in this process
-# made or took the item over for. A delete by any other resource of the same item is the second half
-# of a replacement that landed on it (or the delete of a resource another one took the item over
-# from): it must not delete what the new resource now owns. The token is a random id in the creating
-# resource's outputs, so the creator itself can still be deleted.
-_CLAIMS: dict[tuple[str, str, str], str] = {}
+
+
+class _Claims:
+    """Which resource a create of this deployment made or took each item over for.
+
+    (base URL, account, collection, device SID or "", key) -> the claim token of that resource. A
+    delete by any other resource of the same item is the second half of a replacement that landed on
+    it (or the delete of a resource another one took the item over from): it must not delete what the
+    new resource now owns. The token is a random id in the creating resource's outputs, so the
+    creator itself can still be deleted.
+
+    Kept in this process, and also in a directory the processes of one deployment share when a face
+    names one (`share`): the engine runs the provider plugin once per provider, so a resource taken
+    over through an explicit provider is deleted, otherwise, by a process that never saw the claim.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mine: dict[tuple[str, ...], str] = {}
+        self._shared: Path | None = None
+
+    def share(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._shared = directory
+
+    def _file(self, key: tuple[str, ...]) -> Path | None:
+        if self._shared is None:
+            return None
+        return self._shared / hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+    def put(self, key: tuple[str, ...], token: str) -> None:
+        with self._lock:
+            self._mine[key] = token
+        path = self._file(key)
+        if path is not None:
+            # Whole or not at all: another process may read it at any moment.
+            part = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+            part.write_text(token)
+            os.replace(part, path)
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        path = self._file(key)
+        if path is not None:
+            try:
+                return path.read_text()  # the latest claim of any process, this one's included
+            except FileNotFoundError:
+                pass
+        with self._lock:
+            return self._mine.get(key)
+
+    def release(self, key: tuple[str, ...], token: str | None) -> None:
+        with self._lock:
+            if self._mine.get(key) == token:
+                self._mine.pop(key, None)
+        path = self._file(key)
+        if path is not None and token is not None:
+            try:
+                if path.read_text() == token:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+_CLAIMS = _Claims()
+
+
+def share_claims(directory: Path) -> None:
+    """Let the processes of one deployment see each other's claims (see _Claims)."""
+    _CLAIMS.share(directory)
 
 
 class _NoSuchDevice(MicrovisorPulumiError):
@@ -359,10 +425,14 @@ class _ItemProvider(SchemaProvider):
             )
         return self._write_existing(key, value, sid)
 
+    def _claim_key(self, sid: str | None, key: str) -> tuple[str, ...]:
+        settings = self.client().settings
+        account = settings.account_sid or settings.api_key or ""
+        return (self.client().base_url(self.product), account, self.collection, sid or "", key)
+
     def _claim(self, sid: str | None, key: str, outs: dict[str, Any]) -> None:
         outs["claim"] = uuid.uuid4().hex
-        with _CLAIM_LOCK:
-            _CLAIMS[(self.collection, sid or "", key)] = outs["claim"]
+        _CLAIMS.put(self._claim_key(sid, key), outs["claim"])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = str(plain(props["key"]))
@@ -507,11 +577,10 @@ class _ItemProvider(SchemaProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         key = str(plain(props["key"]))
         sid = self._sid(props)
-        claim = (self.collection, sid or "", key)
-        with _CLAIM_LOCK:
-            claimed = _CLAIMS.get(claim)
+        claim = self._claim_key(sid, key)
+        claimed = _CLAIMS.get(claim)
         if claimed is not None and plain(props.get("claim")) != claimed:
-            # A create of this very process made or took over this item for another resource: it
+            # A create of this very deployment made or took over this item for another resource: it
             # belongs to that resource now (a replacement that landed on the same item, or an
             # overwrite=True neighbour). Deleting it would delete theirs.
             return
@@ -522,9 +591,7 @@ class _ItemProvider(SchemaProvider):
             self.confirm_gone(id_, "delete", self._probes(sid))
         except TwilioError as err:
             self.fail(id_, err, "delete")
-        with _CLAIM_LOCK:
-            if _CLAIMS.get(claim) == claimed:
-                _CLAIMS.pop(claim, None)
+        _CLAIMS.release(claim, claimed)
 
 
 class AccountConfigProvider(_ItemProvider):

@@ -455,3 +455,21 @@ def test_claims_of_another_deployment_or_account_do_not_stop_a_delete(emulator: 
     finally:
         second.close()
     assert made.id == "own"
+
+
+def test_a_get_with_partial_state_reads_the_item_its_id_names(plugin: Plugin, emu: Emulator) -> None:
+    """A YAML `get: {id, state}` sends its hand-written state as properties and inputs; with a key
+    but no device the read failed with "KeyError: 'device_sid'" and a traceback."""
+    emu.store.create_item("config", "partial", "v", DEV1_SID)
+    state = to_struct({"key": "partial"})
+    got = plugin.stub.Read(
+        pb.ReadRequest(
+            id=f"{DEV1_SID}/partial",
+            urn=urn_for("DeviceConfig", "got"),
+            type=token("DeviceConfig"),
+            properties=state,
+            inputs=state,
+        )
+    )
+    assert got.id == f"{DEV1_SID}/partial" and from_struct(got.properties)["value"] == "v"
+    assert "Traceback" not in plugin.output_text()

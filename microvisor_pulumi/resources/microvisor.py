@@ -529,9 +529,10 @@ class _ItemProvider(SchemaProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = dict(props)
-        by_id = "key" not in props
+        by_id = "key" not in props or (self.device_scoped and "device_sid" not in props)
         if by_id:
-            # A read with no state (`pulumi import`, a `get`): the id says which item.
+            # A read with no state, or too little to name the item (`pulumi import`, a `get`, whose
+            # state a YAML program writes by hand): the id says which item.
             props = self.from_id(id_)
         key = str(plain(props["key"]))
         sid = self._sid(props)

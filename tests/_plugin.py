@@ -76,14 +76,22 @@ class FakeEngine(engine_pb2_grpc.EngineServicer):
 class Plugin:
     """One plugin process, started as the engine starts it; its stderr kept in a file."""
 
-    def __init__(self, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
-        self.engine = FakeEngine()
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        engine: FakeEngine | None = None,
+    ) -> None:
+        # A shared engine: two providers of one deployment, each its own plugin process.
+        self._own_engine = engine is None
+        self.engine = engine or FakeEngine()
         self._dir = tempfile.TemporaryDirectory(prefix="mvp-plugin-")
         self.stderr_path = Path(self._dir.name) / "stderr"
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - kept open for the process' life
         full_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
             "PYTHONPATH": str(ROOT),
+            "TMPDIR": self._dir.name,  # what the plugin keeps per deployment (claims) goes away with it
             **(env or {}),
         }
         # As the engine does (plugin.go, buildPluginArguments): flags first, the address last.
@@ -116,7 +124,8 @@ class Plugin:
         self.proc.kill()
         self.proc.wait()
         self._stderr.close()
-        self.engine.stop()
+        if self._own_engine:
+            self.engine.stop()
         self._dir.cleanup()
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import math
 import os
 import random
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,14 @@ class Settings:
                 account_sid, auth_token = sid, token
                 break
 
+        # The two secrets (the SIDs are not secret, and are checked where they are used): the stack's
+        # own even when its pair is incomplete (`preview` then names the key), the environment's
+        # only when used.
+        for name, value in (("auth_token", auth_token), ("api_secret", api_secret)):
+            config_key = _KEYS[name][0]
+            _check_credential(cfg.get(config_key), config_key)
+            _check_credential(value, _origin(name, cfg))
+
         endpoint = pick("endpoint")
         allow_insecure = _flag(pick("allow_insecure_endpoint"), _origin("allow_insecure_endpoint", cfg))
         if endpoint is not None:
@@ -230,6 +239,24 @@ def _flag(raw: str | None, key: str) -> bool:
     if value in _TRUE or value in _FALSE:
         return value in _TRUE
     raise ValueError(f"{key} must be true or false, got {raw!r}")
+
+
+# Twilio's Auth Tokens and API key secrets are letters and digits; HTTP Basic auth can carry only
+# Latin-1. Anything else is a paste gone wrong (a typographic quote, a space, a newline).
+_CREDENTIAL_RE = re.compile(r"[\x21-\x7e]+")
+
+
+def _check_credential(value: str | None, key: str) -> None:
+    """A secret with a character no Twilio secret has is refused naming the key, before any call.
+
+    Sent on, it failed deep in the HTTP library with that library's words, which quote the character
+    and its position in the secret; the message here shows no part of the value.
+    """
+    if value is not None and not _CREDENTIAL_RE.fullmatch(value):
+        raise ValueError(
+            f"{key} must be printable ASCII with no spaces, as every Twilio credential is: it holds another "
+            "character (a typographic quote, a space or a line break, perhaps pasted with it)"
+        )
 
 
 def _clean(source: Mapping[str, object]) -> dict[str, str]:

@@ -10,12 +10,16 @@ which the dynamic resources run too.
 from __future__ import annotations
 
 import functools
+import getpass
+import hashlib
 import os
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent import futures
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -30,6 +34,7 @@ from microvisor_pulumi.plugin.schema import schema_text
 from microvisor_pulumi.plugin.tokens import CONFIG_VARIABLES, PROVIDERS
 from microvisor_pulumi.resources._host_threads import limit_operations
 from microvisor_pulumi.resources._provider import SchemaProvider
+from microvisor_pulumi.resources.microvisor import share_holders
 
 R = TypeVar("R")
 
@@ -43,6 +48,11 @@ OTHER_KEYS = frozenset({"plugin", "version", "pluginDownloadURL"})
 # Calls the pool serves beyond twilio:maxConcurrency: Check, Diff, Cancel and the like must not wait
 # behind a full house of creates that are themselves waiting for a free HTTP slot.
 _SPARE_WORKERS = 4
+# The engine runs up to 4 x CPUs steps at once by default (`pulumi up --parallel`, whatever
+# maxConcurrency says), and each one beyond the HTTP slots waits in the limiter holding a thread:
+# the pool is wider than that, or the engine's next Check (its step generation) and Cancel queue
+# behind them. ThreadPoolExecutor starts threads only as calls arrive, so the width costs nothing idle.
+_ENGINE_STEPS = max(64, 8 * (os.cpu_count() or 1))
 
 P = provider_pb2
 # As the SDK's own servers: a big stack's state (a Read of many properties) exceeds gRPC's 4 MiB.
@@ -71,7 +81,39 @@ def _from_value(value: struct_pb2.Value) -> Any:
 
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _from_value(value) for key, value in struct.fields.items()}
+    """A request's properties as the provider classes take them: a secret is a whole property.
+
+    An engine that was told acceptSecrets sends a secret nested in a property (one permission of a
+    policy made secret) marked where it sits; the provider classes look for the mark on properties
+    only, as the dynamic host hands them values. So the property is handed over plain inside and
+    secret as a whole, as the engine itself marks an output array with a secret in it.
+    """
+    return {key: _whole(_from_value(value)) for key, value in struct.fields.items()}
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(_plain(value), (dict, list)) and _holds_secret(value):
+        return rpc.wrap_rpc_secret(_deep_plain(value))
+    return value
+
+
+def _holds_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
+def _deep_plain(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, dict):
+        return {k: _deep_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_plain(v) for v in value]
+    return value
 
 
 def _set_value(target: struct_pb2.Value, value: Any) -> None:
@@ -244,11 +286,16 @@ class GrowingExecutor(futures.Executor):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def pool_size(config: Mapping[str, str], environ: Mapping[str, str]) -> int | None:
+def max_concurrency(config: Mapping[str, str], environ: Mapping[str, str]) -> int | None:
     try:
-        return Settings.resolve(config, environ).max_concurrency + _SPARE_WORKERS
+        return Settings.resolve(config, environ).max_concurrency
     except ValueError:
         return None  # reported, naming the key, by the first call that needs the settings
+
+
+def pool_size(config: Mapping[str, str], environ: Mapping[str, str]) -> int | None:
+    operations = max_concurrency(config, environ)
+    return None if operations is None else operations + _ENGINE_STEPS + _SPARE_WORKERS
 
 
 # -- the servicer -----------------------------------------------------------------------------------
@@ -346,12 +393,13 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
         config = provider_config(values)
         for provider in self._providers.values():
             provider.use_config(config)
-        size = pool_size(config, self._environ)
-        if size is not None:
+        operations = max_concurrency(config, self._environ)
+        if operations is not None:
             # twilio:maxConcurrency operations at once (1 means one at a time, as in the dynamic host),
             # on a pool with spare threads so that Check and Diff never wait behind them.
-            limit_operations(size - _SPARE_WORKERS)
-            if self._executor is not None:
+            limit_operations(operations)
+            size = pool_size(config, self._environ)
+            if self._executor is not None and size is not None:
                 self._executor.grow(size)
         return P.ConfigureResponse(acceptSecrets=True, supportsPreview=True, acceptResources=False)
 
@@ -399,12 +447,11 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if request.preview:
-            # What the engine itself answers for a provider without preview support, as the dynamic
-            # host is (provider_plugin.go, Create and Update): the inputs as the state, no call.
-            return P.CreateResponse(properties=request.properties)
         provider = self.provider(request)
         news = from_struct(request.properties)
+        if request.preview:
+            # No call: see SchemaProvider.preview_create.
+            return P.CreateResponse(properties=to_struct(keep_secrets(provider.preview_create(news), news)))
         result = provider.create(news)
         outs = keep_secrets(result.outs or {}, news)
         return P.CreateResponse(id=str(result.id), properties=to_struct(outs))
@@ -414,9 +461,12 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
         provider = self.provider(request)
         props, inputs = from_struct(request.properties), from_struct(request.inputs)
         if not props and not inputs:
-            # Only the id: `pulumi import` (pkg/resource/deploy/step.go, ImportStep).
+            # Only the id: `pulumi import` (pkg/resource/deploy/step.go, ImportStep), or a `get`.
             result, warnings = provider.import_read(request.id)
-            for warning in warnings:
+            # An import sends no inputs at all; a `get` (ReadStep) sends its (empty) state as inputs,
+            # on every run, and is never followed by the `up` the warnings speak of.
+            importing = not request.HasField("inputs")
+            for warning in warnings if importing else ():
                 self._log(engine_pb2.WARNING, warning, request.urn)
         else:
             result = provider.read(request.id, props or inputs)
@@ -431,10 +481,12 @@ class MicrovisorProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @_rpc
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if request.preview:
-            return P.UpdateResponse(properties=request.news)
         provider = self.provider(request)
         olds, news = from_struct(request.olds), from_struct(request.news)
+        if request.preview:
+            # Not the engine's stand-in (the new inputs alone): see SchemaProvider.preview_update.
+            outs = provider.preview_update(olds, news)
+            return P.UpdateResponse(properties=to_struct(keep_secrets(outs, news, olds)))
         result = provider.update(request.id, olds, news)
         return P.UpdateResponse(properties=to_struct(keep_secrets(result.outs or {}, news)))
 
@@ -467,9 +519,23 @@ class EngineLog:
             print(message, file=sys.stderr)  # the engine's log still gets it
 
 
+def claims_directory(engine_address: str) -> Path:
+    """Where the plugin processes of one deployment record which resource holds each item
+    (resources/microvisor.py, _Holders): the engine starts one process per provider and hands each
+    its own address, which, with the engine's process id, names this deployment and no other."""
+    deployment = hashlib.sha256(f"{os.getppid()} {engine_address}".encode()).hexdigest()[:32]
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a container): the directory is 0700 anyway
+        user = "anyone"
+    return Path(tempfile.gettempdir()) / f"microvisor-pulumi-claims-{user}" / deployment
+
+
 def serve(engine_address: str | None, environ: Mapping[str, str] | None = None) -> tuple[grpc.Server, int]:
     """Start the server on a free loopback port; (server, port)."""
     environ = os.environ if environ is None else environ
+    if engine_address:
+        share_holders(claims_directory(engine_address))
     executor = GrowingExecutor(pool_size({}, environ) or _SPARE_WORKERS)
     servicer = MicrovisorProvider(executor, EngineLog(engine_address), environ)
     server = grpc.server(executor, options=_GRPC_OPTIONS)

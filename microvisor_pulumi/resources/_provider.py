@@ -23,6 +23,7 @@ from pulumi.dynamic import (
     ReadResult,
     ResourceProvider,
 )
+from pulumi.runtime import rpc
 
 from microvisor_pulumi._twilio import (
     CONFIG_KEYS,
@@ -35,7 +36,7 @@ from microvisor_pulumi._twilio import (
     backoff_delay,
 )
 from microvisor_pulumi.resources._host_threads import gated, widen_for
-from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret
+from microvisor_pulumi.resources._schema import Prop, Schema, failures, is_unknown, plain, secret, withhold
 
 if TYPE_CHECKING:
     from microvisor_pulumi._twilio import TwilioClient
@@ -79,6 +80,8 @@ class SchemaProvider(ResourceProvider):
         "not documented behaviour); the Account SID and Auth Token, a Main or a Standard key may do it."
     )
     delete_first_on_replace: ClassVar[bool] = False
+    # Outputs an update may change (Twilio's date of the change): unknown in a preview of one.
+    update_changes: ClassVar[tuple[str, ...]] = ("date_updated",)
     # The Twilio product this kind lives in (its base URL is named in errors).
     product: ClassVar[str] = "microvisor"
 
@@ -145,7 +148,16 @@ class SchemaProvider(ResourceProvider):
                     value = secret(value)
             inputs[prop.name] = value
         problems = failures(self.schema, inputs, olds)
-        return CheckResult(inputs, [CheckFailure(name, reason) for name, reason in problems])
+        # Secret by kind, or made secret by the program (a face that accepts secrets hands the mark
+        # over): its rule is told without quoting it.
+        hidden = {p.name for p in self.schema.props if p.secret or rpc.is_rpc_secret(news.get(p.name))}
+        return CheckResult(
+            inputs,
+            [
+                CheckFailure(name, withhold(reason, inputs.get(name)) if name in hidden else reason)
+                for name, reason in problems
+            ],
+        )
 
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
         """Hook: whether an input's new value means the same as the old output."""
@@ -177,7 +189,10 @@ class SchemaProvider(ResourceProvider):
         by_name = {p.name: p for p in self.schema.props}
         replaces = [name for name in changed if by_name[name].replaces]
         delete_first = None
-        if replaces:
+        if changed:
+            # Said for an in-place change too: the engine replaces the resource anyway when the
+            # program asks (`replace_on_changes`) and then goes by this answer; created first, that
+            # replacement would land on the very key it replaces.
             delete_first = self.delete_first_on_replace and not any(n in changed for n in self.new_name_props)
         result = DiffResult(
             changes=bool(changed),
@@ -186,6 +201,43 @@ class SchemaProvider(ResourceProvider):
             delete_before_replace=delete_first,
         )
         return result, changed
+
+    def preview_create(self, news: Mapping[str, Any]) -> dict[str, Any]:
+        """What `create` will return, as far as it is known with no call (a preview): the inputs, but
+        unknown where create returns another value for an input than the one given (a preview that
+        states a value `up` then contradicts breaks `pulumi up --plan`, and shows dependents wrong).
+        The outputs create adds are left out, which the engine takes as unknown."""
+        outs = dict(news)
+        for name in self.create_resolves(news):
+            outs[name] = rpc.UNKNOWN
+        return outs
+
+    def create_resolves(self, news: Mapping[str, Any]) -> list[str]:
+        """Hook: the inputs whose output create resolves to another form (a device's name to its SID)."""
+        return []
+
+    def preview_update(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+        """What `update` will return, as far as it is known with no call to Twilio (a preview).
+
+        The state's outputs stay (an API key's `sid` and `secret`, an item's `url`): answering only
+        the inputs would make them unknown, and every resource built from them would show a change,
+        a replacement even, that `pulumi up` then does not make. Inputs an update sets take their new
+        value; an input that replaces never reaches an update, so its output stays as it is; the
+        outputs an update changes (`update_changes`) are unknown.
+        """
+        names = set(self.schema.output_names())
+        outs = {name: value for name, value in olds.items() if name in names and value is not None}
+        for prop in self.schema.props:
+            if prop.replaces:
+                continue
+            if news.get(prop.name) is not None:
+                outs[prop.name] = news[prop.name]
+            elif not prop.computed and plain(outs.get(prop.name)):
+                del outs[prop.name]  # left out, it is cleared by the update: unknown until then
+        for name in self.update_changes:
+            if name in names:
+                outs[name] = rpc.UNKNOWN
+        return outs
 
     def import_read(self, id_: str) -> tuple[ReadResult, list[str]]:
         """Read for `pulumi import` (only the id is known): the result, whose inputs must pass

@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import Resource
+from pulumi.runtime.config import get_config
 
+from microvisor_pulumi._twilio import CONFIG_KEYS
 from microvisor_pulumi.plugin import MODULE as PLUGIN_MODULE
 from microvisor_pulumi.plugin import PACKAGE as PLUGIN_PACKAGE
-from microvisor_pulumi.resources._provider import SchemaProvider
+from microvisor_pulumi.resources._provider import MicrovisorPulumiError, SchemaProvider
 from microvisor_pulumi.resources._schema import encode_value
 
 
@@ -75,6 +77,7 @@ class TwilioResource(Resource):
                 pulumi.ResourceOptions(additional_secret_outputs=list(secret_outputs)), opts
             )
         if uses_plugin():
+            check_settings_moved()
             # The same resource, served by the provider plugin: its own type token, and an alias to
             # the dynamic one so that a stack moves over without a call to Twilio (the plugin's diff
             # of the dynamic state, `__provider` and all, is no change).
@@ -98,3 +101,32 @@ def uses_plugin() -> bool:
     command, and every resource of a stack then has the same provider and the same settings.
     """
     return bool(pulumi.Config(PLUGIN_PACKAGE).get_bool("plugin"))
+
+
+def check_settings_moved() -> None:
+    """Stop a stack on the plugin whose ``twilio:*`` settings were not copied to ``microvisor:*``.
+
+    The plugin sees only its own namespace (README, "A Python program on the plugin"); a setting
+    left behind is silently not used, and the plugin falls back to the ``TWILIO_*`` environment:
+    another account or the real Twilio instead of the emulator. Nothing fails then, yet a refresh
+    finds every item "gone" and drops it from the state. Values are read raw (never shown, and no
+    warning about reading a secret with ``get``).
+    """
+    left = [
+        key
+        for key in CONFIG_KEYS
+        if get_config(key) is not None and get_config(f"{PLUGIN_PACKAGE}:{key.partition(':')[2]}") is None
+    ]
+    if left:
+        ours = [f"{PLUGIN_PACKAGE}:{key.partition(':')[2]}" for key in left]
+        first = left[0].partition(":")[2]
+        raise MicrovisorPulumiError(
+            f"{PLUGIN_PACKAGE}:plugin is true, so this stack's resources are served by the provider plugin, "
+            f"which reads only {PLUGIN_PACKAGE}:* settings: {', '.join(left)} "
+            f"{'is' if len(left) == 1 else 'are'} set but {', '.join(ours)} "
+            f"{'is' if len(left) == 1 else 'are'} not, so the plugin would fall back to the TWILIO_* "
+            "environment variables (another account, or real Twilio instead of an emulator). Copy each "
+            f'one, e.g. pulumi config set {PLUGIN_PACKAGE}:{first} "$(pulumi config get twilio:{first})" '
+            "(with --secret for authToken and apiSecret), or remove the twilio:* ones if the "
+            "environment is meant."
+        )

@@ -253,6 +253,39 @@ def check_bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be a boolean, got {_describe_type(value)}"
 
 
+# How much of a value a validator's rule text quotes at most (always through repr()).
+_QUOTED_LENGTHS = (None, 80, 40)
+
+
+def withhold(reason: str, value: Any) -> str:
+    """A rule's text with every quotation of `value` (a secret) blanked out.
+
+    Validators quote a value only through ``repr()``, whole or cut to 40 or 80 characters (a policy
+    names its offending permission, a key type its wrong word): fine for what the program did not
+    make secret, a leak for what it did.
+    """
+    texts: list[str] = []
+
+    def leaves(v: Any) -> None:
+        if isinstance(v, str):
+            texts.append(v)
+        elif isinstance(v, Mapping):  # its field names are the schema's words, not the secret
+            for item in v.values():
+                leaves(item)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                leaves(item)
+        elif v is not None:
+            texts.append(str(v))
+
+    leaves(plain(value))
+    for text in sorted(texts, key=len, reverse=True):
+        for length in _QUOTED_LENGTHS:
+            if text[:length]:
+                reason = reason.replace(repr(text[:length]), "'[secret]'")
+    return reason
+
+
 def failures(
     schema: Schema, news: Mapping[str, Any], olds: Mapping[str, Any] | None = None
 ) -> list[tuple[str, str]]:

@@ -246,6 +246,19 @@ class ApiKeyProvider(SchemaProvider):
             result = CheckResult(result.inputs, failures)
         return result
 
+    def changed_props(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        changed = super().changed_props(olds, news)
+        # Left out, key_type is not "whatever it was" but its documented default, a Standard key: a
+        # program that drops key_type and policy from a restricted key asks for a Standard one.
+        dropped = plain(news.get("key_type")) is None and key_type_of(olds) != STANDARD
+        if dropped and "key_type" not in changed:
+            changed.append("key_type")
+        # Likewise a name left out is no name (create and update send ""), not the old one kept.
+        unnamed = plain(news.get("friendly_name")) is None and plain(olds.get("friendly_name"))
+        if unnamed and "friendly_name" not in changed:
+            changed.append("friendly_name")
+        return changed
+
     def same(self, prop: Prop, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
         if prop.name == "friendly_name":
             return (old or "") == (new or "")

@@ -7,12 +7,17 @@ here are stored, by module and name, in users' Pulumi state: never rename or mov
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
@@ -43,6 +48,7 @@ from microvisor_pulumi.resources._schema import (
     check_secret_value,
     check_value,
     encode_value,
+    failures,
     is_changed_outside,
     plain,
     secret,
@@ -62,7 +68,6 @@ _DEVICES = OnceCache()
 _ALIASES_MAX = 10
 # The type token of DeviceProfile (profile.py imports this module, so it cannot be imported here).
 _PROFILE_TYPE = "microvisor:index:DeviceProfile"
-_HOLD_LOCK = threading.Lock()
 
 
 @dataclass
@@ -91,11 +96,65 @@ class _Holder:
 # item, an overwrite=True neighbour, or a duplicate left in the state by an earlier version).
 # Deletes of dropped resources come after every declared resource has been diffed, so a holder in
 # the state is always known by then.
-_HOLDERS: dict[tuple[str, str, str], _Holder] = {}
+#
+# Kept in this process, and also in a directory the processes of one deployment share when a face
+# names one (`share_holders`): the engine runs the provider plugin once per provider, so an item
+# taken over through an explicit provider would otherwise be deleted by a process that never saw it.
+# Items are keyed by base URL and account too, as two providers may talk to two accounts.
+class _Holders:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held around a look and the record that follows it
+        self._mine: dict[tuple[str, ...], _Holder] = {}
+        self._shared: Path | None = None
+
+    def share(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._shared = directory
+
+    def _file(self, item: tuple[str, ...]) -> Path | None:
+        if self._shared is None:
+            return None
+        return self._shared / hashlib.sha256(json.dumps(item).encode()).hexdigest()
+
+    def get(self, item: tuple[str, ...]) -> _Holder | None:
+        path = self._file(item)
+        if path is not None:
+            try:
+                # The latest record of any process of the deployment, this one's included.
+                return _Holder(**json.loads(path.read_text()))
+            except FileNotFoundError:
+                pass
+            except (ValueError, TypeError):
+                return _Holder(None, None, "unreadable")  # held by someone: never delete on a guess
+        return self._mine.get(item)
+
+    def put(self, item: tuple[str, ...], holder: _Holder) -> None:
+        self._mine[item] = holder
+        path = self._file(item)
+        if path is not None:
+            # Whole or not at all: another process may read it at any moment.
+            part = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+            part.write_text(json.dumps(dataclasses.asdict(holder)))
+            os.replace(part, path)
+
+    def release(self, item: tuple[str, ...], holder: _Holder) -> None:
+        if self._mine.get(item) == holder:
+            self._mine.pop(item, None)
+        path = self._file(item)
+        if path is not None:
+            try:
+                if _Holder(**json.loads(path.read_text())) == holder:
+                    path.unlink()
+            except (FileNotFoundError, ValueError, TypeError):
+                pass
 
 
-def _item_key(collection: str, sid: str | None, key: str) -> tuple[str, str, str]:
-    return (collection, (sid or "").upper(), key)
+_HOLDERS = _Holders()
+
+
+def share_holders(directory: Path) -> None:
+    """Let the processes of one deployment see which resource holds each item (see _Holders)."""
+    _HOLDERS.share(directory)
 
 
 def _declared_by(props: Mapping[str, Any]) -> Mapping[str, str] | None:
@@ -273,6 +332,13 @@ class _ItemProvider(SchemaProvider):
             return bool(old) == bool(new)
         return bool(old == new)
 
+    def create_resolves(self, news: Mapping[str, Any]) -> list[str]:
+        # The output is always the device's SID; a unique name is resolved only by the create.
+        device = plain(news.get("device_sid"))
+        if self.device_scoped and isinstance(device, str) and not DEVICE_SID_RE.match(device):
+            return ["device_sid"]
+        return []
+
     def _same_device(self, old: Any, new: Any, olds: Mapping[str, Any]) -> bool:
         """Whether the program's device (SID or unique name) is the device the item lives on.
 
@@ -435,7 +501,9 @@ class _ItemProvider(SchemaProvider):
                 f"not make it, so nothing was written. {self._own_item_hint(props)}If it belongs to "
                 "someone else, either set overwrite=True to take it over (this resource then manages "
                 "it, sets its value and deletes it on destroy), delete it in Twilio by hand, or choose "
-                "another key."
+                "another key. If it is this resource's own item, being replaced because of "
+                "`replacement_trigger` (which the provider is never asked about), give the resource "
+                "delete_before_replace=True."
             )
         return self._write_existing(key, value, sid)
 
@@ -462,14 +530,14 @@ class _ItemProvider(SchemaProvider):
         """Record that this resource holds the item (see _HOLDERS), or refuse a second holder."""
         resource = _declared_by(props)
         device = plain(props.get("device_sid")) if self.device_scoped else None
-        item = _item_key(self.collection, sid, key)
-        with _HOLD_LOCK:
+        item = self._item_key(sid, key)
+        with _HOLDERS.lock:
             held = _HOLDERS.get(item)
             if held is not None and resource and held.resource and held.resource != resource:
                 raise MicrovisorPulumiError(self._second_owner(sid, key, resource, device, held))
             if held is not None and resource is None:
                 resource = held.resource  # the same resource, or one the program did not name
-            _HOLDERS[item] = _Holder(resource, device, claim)
+            _HOLDERS.put(item, _Holder(resource, device, claim))
 
     def _second_owner(
         self, sid: str | None, key: str, resource: Mapping[str, str], device: str | None, held: _Holder
@@ -501,6 +569,13 @@ class _ItemProvider(SchemaProvider):
             "One item, one resource per stack: two resources would overwrite each other's value, "
             f"and deleting either would delete the item under the other. {this} wrote nothing. {way_out}"
         )
+
+    def _item_key(self, sid: str | None, key: str) -> tuple[str, ...]:
+        """An item wherever it lives: base URL, account, collection, device SID (any case) and key."""
+        client = self.client()
+        settings = client.settings
+        account = settings.account_sid or settings.api_key or ""
+        return (client.base_url(self.product), account, self.collection, (sid or "").upper(), key)
 
     def _claim(self, props: Mapping[str, Any], sid: str | None, key: str, outs: dict[str, Any]) -> None:
         outs["claim"] = uuid.uuid4().hex
@@ -584,19 +659,46 @@ class _ItemProvider(SchemaProvider):
             probes.append((f"/v1/Devices/{sid}", device_answers))
         return probes
 
+    def from_id(self, id_: str) -> dict[str, Any]:
+        """The item an id names (`pulumi import`, a `get`), checked by the same rules as the
+        program's inputs before any call: a mistyped id is an error naming the form, not a request
+        for another URL (a key with a newline, a device part of '..') or a 404 that reads as "gone"."""
+        props: dict[str, Any] = {}
+        if self.device_scoped:
+            device, slash, key = id_.partition("/")
+            if not slash:
+                raise MicrovisorPulumiError(
+                    f"{self.schema.kind} id {id_[:120]!r} must be '<device SID or unique name>/<key>', "
+                    f"e.g. 'UV0123…cdef/{id_[:40] or 'my-key'}'"
+                )
+            props["device_sid"] = device
+        else:
+            key = id_
+        props["key"] = key
+        # Only the parts the id carries: `value` and the rest are not in it.
+        problems = [
+            f"{reason} (in the id {id_[:120]!r})"
+            for name, reason in failures(self.schema, props)
+            if name in props
+        ]
+        if problems:
+            raise MicrovisorPulumiError("; ".join(problems))
+        return props
+
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = dict(props)
-        if "key" not in props:
-            # A read with no state (a `get`): the id says which item.
-            if self.device_scoped:
-                props["device_sid"], _, props["key"] = id_.partition("/")
-            else:
-                props["key"] = id_
+        by_id = "key" not in props or (self.device_scoped and "device_sid" not in props)
+        if by_id:
+            # A read with no state, or too little to name the item (`pulumi import`, a `get`, whose
+            # state a YAML program writes by hand): the id says which item.
+            props = self.from_id(id_)
         key = str(plain(props["key"]))
         sid = self._sid(props)
         try:
             remote = self.client().fetch_item(self.collection, key, device=sid)
         except NotFound:
+            if by_id and sid is not None:
+                self.device(sid)  # an id naming no device says so, rather than "check the endpoint"
             self.confirm_gone(self.ident(props), "refresh", self._probes(sid))
             return ReadResult(None, {})
         except TwilioError as err:
@@ -612,7 +714,8 @@ class _ItemProvider(SchemaProvider):
                 if prop.write_only:
                     outs[prop.name] = secret(changed_outside(remote.get("date_rotated")))
         inputs = {p.name: outs[p.name] for p in self.schema.props if p.name in outs}
-        return ReadResult(id_, outs, inputs)
+        # An id given by unique name ('thermostat-7/mode') is stored in its documented form, by SID.
+        return ReadResult(self.ident(outs) if by_id else id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # Only in-place changes reach update: a config's value, or `overwrite` (which is never sent).
@@ -633,8 +736,8 @@ class _ItemProvider(SchemaProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         key = str(plain(props["key"]))
         sid = self._sid(props)
-        item = _item_key(self.collection, sid, key)
-        with _HOLD_LOCK:
+        item = self._item_key(sid, key)
+        with _HOLDERS.lock:
             held = _HOLDERS.get(item)
         if held is not None and held.claim != plain(props.get("claim")):
             # Another resource of this deployment holds the item (see _HOLDERS): a replacement that
@@ -648,9 +751,9 @@ class _ItemProvider(SchemaProvider):
             self.confirm_gone(id_, "delete", self._probes(sid))
         except TwilioError as err:
             self.fail(id_, err, "delete")
-        with _HOLD_LOCK:
-            if held is not None and _HOLDERS.get(item) is held:
-                _HOLDERS.pop(item, None)
+        with _HOLDERS.lock:
+            if held is not None and _HOLDERS.get(item) == held:
+                _HOLDERS.release(item, held)
 
 
 class AccountConfigProvider(_ItemProvider):

@@ -22,11 +22,12 @@ sdists=("$work"/dist/*.tar.gz)
 echo "built and checked in $((SECONDS - started)) s"
 
 # A fresh virtualenv with the wheel and only what the example tests import beside it: pytest,
-# openapi-core (every emulator response is validated against the specs) and pyyaml.
+# openapi-core (every emulator response is validated against the specs), pyyaml and requests (the
+# tests' own client of the emulator; the package itself no longer needs it).
 # .venv's pip installs into it (--python), which spares the new venv a pip of its own.
 "$PY" -m venv --without-pip "$work/venv"
 .venv/bin/python -m pip --python "$work/venv/bin/python" install --quiet \
-    "${wheels[0]}" pytest 'openapi-core>=0.19' pyyaml
+    "${wheels[0]}" pytest 'openapi-core>=0.19' pyyaml requests
 echo "fresh virtualenv with the wheel installed in $((SECONDS - started)) s"
 
 # The tests and the programs they load, copied where no checkout's microvisor_pulumi/ can shadow

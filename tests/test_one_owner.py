@@ -21,7 +21,7 @@ from _deploy import StackMocks
 from _host import ProviderHost, engine
 from _reliability import DEV1_NAME, DEV1_SID, host_config, snapshot, start_host
 
-from microvisor_pulumi import AccountConfig, DeviceConfig, DeviceProfile, DeviceSecret
+from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceProfile, DeviceSecret
 
 CONFIG = "pulumi-python:dynamic/microvisor:DeviceConfig"
 SECRET = "pulumi-python:dynamic/microvisor:DeviceSecret"
@@ -278,3 +278,55 @@ def test_a_renamed_device_listed_by_its_new_name_stops_with_what_to_write_then_i
 def test_bad_renamed_is_refused_at_declaration(renamed, message):
     with pytest.raises((TypeError, ValueError), match=message):
         DeviceProfile("bad", devices=[DEV1_SID, DEV1_NAME], configs={"a": "1"}, renamed=renamed)
+
+
+# -- a stack an earlier version left with two holders and no claims ----------------------------------
+
+
+def without_claims(stack: StackMocks) -> None:
+    """The state as a version before claims (2026-11-23) left it, or as `pulumi import` leaves it:
+    no claim in any resource's outputs, no declared_by in its inputs."""
+    for tracked in stack.resources.values():
+        state = tracked.state
+        del state.outputs.fields["claim"]
+        if "declared_by" in state.inputs.fields:
+            del state.inputs.fields["declared_by"]
+
+
+@pytest.mark.parametrize("kept", [DEV1_SID, DEV1_NAME])
+def test_dropping_a_claimless_duplicate_never_deletes_what_the_kept_children_hold(emu, api, hosts, kept):
+    stack = old_duplicate_stack(emu, api, hosts)
+    without_claims(stack)
+    emu.clear_request_log()
+
+    stack.up(profile([kept], overwrite=True))
+
+    assert writes(emu) == []
+    assert snapshot(emu) == HELD  # the devices keep their Config and Secret
+    # The kept children still own the items: destroying them deletes the items.
+    stack.move_to(hosts())
+    stack.up(lambda: {"sids": pulumi.Output.from_input({})})
+    assert snapshot(emu) == {}
+
+
+@pytest.mark.parametrize("kind", [DeviceSecret, AccountSecret])
+def test_a_claimless_item_replaced_delete_first_is_still_replaced(emu, hosts, kind):
+    """The holder's own delete-first replacement (a secret's new value) still deletes and recreates."""
+
+    def program(value: str) -> Program:
+        def declare() -> dict[str, pulumi.Output[Any]]:
+            if kind is DeviceSecret:
+                DeviceSecret("s", device_sid=DEV1_SID, key="psk", value=value)
+            else:
+                AccountSecret("s", key="psk", value=value)
+            return {}
+
+        return declare
+
+    stack = StackMocks(hosts())
+    stack.up(program("one"))
+    without_claims(stack)
+    stack.move_to(hosts())
+    stack.up(program("two"))
+    assert [step for name, step in stack.steps] == ["create", "delete-create"]
+    assert len(snapshot(emu)) == 1

@@ -78,6 +78,9 @@ class _Holder:
     resource: Mapping[str, str] | None
     device: str | None  # the device as that resource names it (a SID or a unique name)
     claim: str | None
+    # The holder's own diff asked to delete the item before creating it again (a secret's new value):
+    # the one delete this deployment may send for the item while the holder has no claim to show.
+    deletes_first: bool = False
 
 
 # One item, one resource per stack. The host is one process per deployment, serving every dynamic
@@ -317,7 +320,7 @@ class _ItemProvider(SchemaProvider):
             sid = named if DEVICE_SID_RE.match(named) else self.device(named)["sid"]
         same_item = (sid or "").upper() == (old_sid or "").upper() and key == plain(olds.get("key"))
         claim = plain(olds.get("claim")) if same_item else None
-        self._hold(news, sid, key, claim)
+        self._hold(news, sid, key, claim, deletes_first=bool(same_item and result.delete_before_replace))
         return result
 
     # -- devices: resolved once per device per process ---------------------------------------------
@@ -458,7 +461,9 @@ class _ItemProvider(SchemaProvider):
             "opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name='<its former name>')]). "
         )
 
-    def _hold(self, props: Mapping[str, Any], sid: str | None, key: str, claim: str | None) -> None:
+    def _hold(
+        self, props: Mapping[str, Any], sid: str | None, key: str, claim: str | None, deletes_first: bool = False
+    ) -> None:
         """Record that this resource holds the item (see _HOLDERS), or refuse a second holder."""
         resource = _declared_by(props)
         device = plain(props.get("device_sid")) if self.device_scoped else None
@@ -469,7 +474,7 @@ class _ItemProvider(SchemaProvider):
                 raise MicrovisorPulumiError(self._second_owner(sid, key, resource, device, held))
             if held is not None and resource is None:
                 resource = held.resource  # the same resource, or one the program did not name
-            _HOLDERS[item] = _Holder(resource, device, claim)
+            _HOLDERS[item] = _Holder(resource, device, claim, deletes_first)
 
     def _second_owner(
         self, sid: str | None, key: str, resource: Mapping[str, str], device: str | None, held: _Holder
@@ -636,11 +641,15 @@ class _ItemProvider(SchemaProvider):
         item = _item_key(self.collection, sid, key)
         with _HOLD_LOCK:
             held = _HOLDERS.get(item)
-        if held is not None and held.claim != plain(props.get("claim")):
-            # Another resource of this deployment holds the item (see _HOLDERS): a replacement that
-            # landed on it, an overwrite=True neighbour, or a resource still declared that names the
-            # same item. Deleting it would delete theirs.
-            return
+            if held is not None and held.claim is None and held.deletes_first:
+                held.deletes_first = False  # its own delete-first replacement: this delete, once
+            elif held is not None and (held.claim is None or held.claim != plain(props.get("claim"))):
+                # Another resource of this deployment holds the item (see _HOLDERS): a replacement
+                # that landed on it, an overwrite=True neighbour, or a resource still declared that
+                # names the same item. Deleting it would delete theirs. A holder without a claim (its
+                # state is older than claims, or imported) cannot prove a claimless delete its own,
+                # so that one is skipped too: two duplicates an earlier version left have no claims.
+                return
         try:
             self.client().delete_item(self.collection, key, device=sid)
         except NotFound:

@@ -434,3 +434,54 @@ def test_two_failed_creates_then_a_new_value_still_leads_out_in_two_steps(stack,
     emu.clear_request_log()
     third = stack.up(rotating("r4"))
     assert keys_made_and_deleted(emu) == (1, 1) and third["previous"][0] == second["current"][0]
+
+
+def refresh_dropping_gone(stack: StackMocks) -> None:
+    """`pulumi refresh`: a resource whose remote object is gone leaves the state."""
+    for key, tracked in list(stack.resources.items()):
+        state = tracked.engine.refresh(tracked.state)
+        if state is None:
+            del stack.resources[key]
+        else:
+            tracked.state = state
+
+
+def test_a_key_deleted_outside_pulumi_is_made_again_before_the_other_one_is_rotated(stack, emu):
+    """The current key deleted outside Pulumi and refreshed away: slot b's key is the only one left.
+    A rotation would make slot a's key again and replace slot b's in the same `up`: refused before
+    any key is touched; the two steps it names keep slot b's key for a whole rotation period."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(a1["sid"])
+    refresh_dropping_gone(stack)
+
+    emu.clear_request_log()
+    with pytest.raises(Exception, match="two steps") as info:
+        stack.up(rotating("r2"))
+    message = str(info.value)
+    assert "slot a has no key" in message and "`pulumi up` with rotation 'r1'" in message
+    assert "then with rotation 'r2'" in message
+    assert key_calls(emu) == [] and valid(emu, b1)
+
+    emu.clear_request_log()
+    second = stack.up(rotating("r1"))  # step one: slot a gets a key again, b1 kept
+    assert keys_made_and_deleted(emu) == (1, 0) and valid(emu, b1)
+    a2 = second["current"][0]
+    assert a2["sid"] != a1["sid"] and second["previous"][0] == b1
+
+    emu.clear_request_log()
+    third = stack.up(rotating("r2"))  # step two: b1 goes, a2 kept as previous
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert third["previous"][0] == a2 and valid(emu, a2) and not valid(emu, b1)
+
+
+def test_the_previous_key_deleted_outside_pulumi_is_simply_made_by_the_next_rotation(stack, emu):
+    """The slot a rotation makes anyway has no key: the rotation makes it, the current key stays."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(b1["sid"])
+    refresh_dropping_gone(stack)
+    emu.clear_request_log()
+    second = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 0)
+    assert second["previous"][0] == a1 and valid(emu, a1) and valid(emu, second["current"][0])

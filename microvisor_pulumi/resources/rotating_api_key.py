@@ -252,6 +252,8 @@ def plan_step(
 
     if slot != current:
         if mine is None:
+            if plan != newest:
+                _refuse_lost_key(request)
             return made(plan, 0)
         return {**mine, "asked": asks}, False
     partner = _kept(request.get("partner"))
@@ -275,6 +277,26 @@ def plan_step(
         f"{_shown(newest)} now would replace that key with no rotation period. Do it in two steps: "
         f"`pulumi up` with rotation {_shown(planned_other)}, which finishes the interrupted rotation "
         f"(a new key in slot {other}), then with rotation {_shown(newest)}."
+    )
+
+
+def _refuse_lost_key(request: Mapping[str, Any]) -> None:
+    """The slot the plan does not make current has no key while a rotation is under way.
+
+    Its key is gone from the stack (deleted outside Pulumi and dropped by a refresh, or removed from
+    the state), so the other slot's key is the only one consumers have. Making this one now and
+    then rotating would replace that one in the same `up`: both keys new, no rotation period. So
+    the slot gets its key back first, with the rotation it holds, and the rotation comes after.
+    """
+    name = request.get("name") or "RotatingApiKey"
+    slot, current = request["slot"], request["current"]
+    raise RotationRefused(
+        f"RotatingApiKey '{name}': slot {slot} has no key (it was deleted outside Pulumi and dropped "
+        f"by a refresh, or removed from the state), so the key of slot {current} is the only one "
+        f"consumers have. Rotating to {_shown(request['newest'])} now would make a key for slot {slot} "
+        f"and replace that one in the same `pulumi up`. Nothing was touched. Do it in two steps: "
+        f"`pulumi up` with rotation {_shown(request['plan'])}, which makes slot {slot}'s key again "
+        f"(the key of slot {current} is kept), then with rotation {_shown(request['newest'])}."
     )
 
 

@@ -462,7 +462,12 @@ class _ItemProvider(SchemaProvider):
         )
 
     def _hold(
-        self, props: Mapping[str, Any], sid: str | None, key: str, claim: str | None, deletes_first: bool = False
+        self,
+        props: Mapping[str, Any],
+        sid: str | None,
+        key: str,
+        claim: str | None,
+        deletes_first: bool = False,
     ) -> None:
         """Record that this resource holds the item (see _HOLDERS), or refuse a second holder."""
         resource = _declared_by(props)

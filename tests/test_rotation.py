@@ -503,3 +503,19 @@ def test_a_first_up_whose_first_key_failed_then_a_new_value_makes_both_keys(stac
     assert again["current"][0] == out["current"][0]
     third = stack.up(rotating("r3"))
     assert third["previous"][0] == out["current"][0] and valid(emu, out["current"][0])
+
+
+def test_a_key_made_again_and_never_current_may_itself_be_replaced_by_the_next_value(stack, emu):
+    """After the refusal, a new value instead of the two steps: slot a's fresh key (no consumer has
+    had it) is the one replaced, and slot b's key, the one consumers have, stays as previous."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(a1["sid"])
+    refresh_dropping_gone(stack)
+    with pytest.raises(Exception, match="two steps"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    out = stack.up(rotating("r3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert out["previous"][0] == b1 and valid(emu, b1) and valid(emu, out["current"][0])
+    assert len(live_keys(emu)) == 2

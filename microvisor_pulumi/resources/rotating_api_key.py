@@ -273,9 +273,14 @@ def plan_step(
     planned_other = _other_plan(request)
     if partner is not None and partner.get("fresh"):
         _refuse_lost_partner(request, slot)
-    if partner is None or partner["made_for"] == planned_other or mine["gen"] < partner["gen"]:
+    if (
+        partner is None
+        or partner["made_for"] == planned_other
+        or mine["gen"] < partner["gen"]
+        or mine.get("fresh")
+    ):
         # The other key was really made for what the plan says it holds (it is what consumers moved
-        # to), or, if not, this key is still the older one: this one goes.
+        # to), or, if not, this key is still the older one, or one no consumer has had: this one goes.
         return made(newest, max(mine["gen"], partner_gen) + 1)
     name = request.get("name") or "RotatingApiKey"
     other = other_slot(slot)

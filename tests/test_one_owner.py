@@ -330,3 +330,60 @@ def test_a_claimless_item_replaced_delete_first_is_still_replaced(emu, hosts, ki
     stack.up(program("two"))
     assert [step for name, step in stack.steps] == ["create", "delete-create"]
     assert len(snapshot(emu)) == 1
+
+
+# -- two parents of one type and name, under parents of different types ------------------------------
+
+
+class _Capture(pulumi.runtime.Mocks):
+    """Mocks that keep the inputs the program registers for each DeviceConfig, to send to the host."""
+
+    def __init__(self) -> None:
+        self.configs: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.endswith(":DeviceConfig"):
+            inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+            self.configs.append((args.name, inputs))
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return {}
+
+
+class _Site(pulumi.ComponentResource):
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"example:index:{kind}", name)
+        DeviceProfile(
+            "defaults",
+            devices=[DEV1_SID],
+            configs={"mode": f"{kind}-{name}"},
+            overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def test_children_alike_in_kind_name_and_parent_under_different_grandparents_are_two_resources(emu, hosts):
+    """A DeviceProfile 'defaults' in each of two components of different types: their children have
+    one kind, name and parent type and name, and different URNs. Both naming one item is refused."""
+    capture = _Capture()
+    pulumi.runtime.set_mocks(capture, project="fleet", stack="dev", preview=False)
+
+    @pulumi.runtime.test
+    def declare() -> None:
+        _Site("Site", "north")
+        _Site("Lab", "north")
+
+    declare()
+    assert [name for name, _ in capture.configs] == [f"{DEV1_SID}/mode"] * 2
+    host = hosts()
+    first, second = (inputs for _, inputs in capture.configs)
+    engine(host, "DeviceConfig").create(first, name="site")
+    with pytest.raises(grpc.RpcError) as info:
+        engine(host, "DeviceConfig").create(second, name="lab")
+    message = error_text(info)
+    assert "both declare" in message and "wrote nothing" in message
+    assert "lists this device twice" not in message  # two profiles, not one
+    # The first to create holds the item with its own value (registrations run in any order).
+    assert {first["value"], second["value"]} == {"Site-north", "Lab-north"}
+    assert snapshot(emu) == {("config", DEV1_SID, "mode"): first["value"]}

@@ -115,8 +115,12 @@ def _resource_text(resource: Mapping[str, str] | None) -> str:
         return "another resource of this stack"
     text = f"{resource.get('type', 'resource')} {resource.get('name')!r}"
     parent = resource.get("parent_type")
-    if parent:
+    if parent and resource.get("parent_name") is not None:
         text += f" of {parent.rpartition(':')[2]} {resource.get('parent_name')!r}"
+    elif parent:
+        # Named from its URN (the provider plugin), which gives the parents' types, not their names.
+        chain = resource.get("parent_chain") or parent
+        text += " under " + " in ".join(t.rpartition(":")[2] for t in reversed(chain.split("$")))
     return text
 
 
@@ -494,6 +498,8 @@ class _ItemProvider(SchemaProvider):
             and held.resource is not None
             and held.resource.get("parent_type") == _PROFILE_TYPE
             and resource.get("parent_name") == held.resource.get("parent_name")
+            and resource.get("parent_urn") == held.resource.get("parent_urn")
+            and resource.get("parent_chain") == held.resource.get("parent_chain")
         )
         if same_profile:
             way_out = (
@@ -737,13 +743,20 @@ class _Item(TwilioResource):
         TwilioResource.__init__(self, self.provider_class(), resource_name, inputs, opts)
 
 
-def _declaration(resource: pulumi.Resource, name: str, opts: pulumi.ResourceOptions | None) -> dict[str, str]:
-    """The resource's kind, name and parent: unique in a stack, as its URN is, and readable."""
-    declared = {"type": type(resource).__name__, "name": name}
+def _declaration(resource: pulumi.Resource, name: str, opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    """The resource's kind, name and parent: unique in a stack, as its URN is, and readable.
+
+    The parent's own URN is part of it: two parents of one type and name can sit under parents of
+    different types (a DeviceProfile 'p' in each of two components), and their children, alike in
+    kind, name and parent, are still two resources."""
+    declared: dict[str, Any] = {"type": type(resource).__name__, "name": name}
     parent = opts.parent if opts is not None else None
     if isinstance(parent, pulumi.Resource):
         declared["parent_type"] = str(getattr(parent, "_type", type(parent).__name__))
         declared["parent_name"] = str(getattr(parent, "_name", ""))
+        # Its value only: as a dependency it would make the child wait on its own parent's children.
+        urn = parent.urn
+        declared["parent_urn"] = pulumi.Output(set(), urn.future(), urn.is_known(), urn.is_secret())
     return declared
 
 

@@ -54,6 +54,10 @@ def no_credentials(emulator) -> Iterator[ProviderHost]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_missing_credentials_name_the_config_keys_and_env_vars(no_credentials, emu, kind):
     eng = engine(no_credentials, kind)
+    # The delete first: after the failed create below, the item counts as that resource's in this
+    # host, and a delete of a state holding no claim to it is skipped without a call (see _HOLDERS).
+    line = error_line(eng.delete, stored(eng, kind))
+    assert "delete failed" in line and "twilio:authToken" in line
     for op, args in [("create", (eng.create, INPUTS[kind])), ("refresh", (eng.refresh, stored(eng, kind)))]:
         line = error_line(*args)
         # Device kinds stop at "looking up the device failed", before their create or refresh.
@@ -62,8 +66,6 @@ def test_missing_credentials_name_the_config_keys_and_env_vars(no_credentials, e
             assert name in line
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET"):
             assert name in line
-    line = error_line(eng.delete, stored(eng, kind))
-    assert "delete failed" in line and "twilio:authToken" in line
     assert emu.request_log() == []  # nothing was sent without credentials
 
 

@@ -162,3 +162,43 @@ def test_restricted_key_may_manage_keys_only_as_its_policy_allows(key_host, emu)
     h = key_host(key_type="restricted", policy={"allow": ["/twilio/iam/api-keys/read"]})
     line = error_line(engine(h, "ApiKey").create, INPUTS["ApiKey"])
     assert "403" in line and "Managing API keys" in line and "/twilio/iam/api-keys/create" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("twilio:edge", "x@127.0.0.1:{port}#"),
+        ("twilio:region", "x@127.0.0.1:{port}/"),
+        ("twilio:edge", "127.0.0.1:{port}/"),
+    ],
+)
+def test_a_region_or_edge_cannot_send_the_credentials_to_another_host(emu, setting, value):
+    """Region and edge become part of Twilio's host name: one that is not a name (an '@', a port, a
+    '/' or '#') would move the request, Basic credentials and all, to another host. Refused, naming
+    the setting, before anything is sent."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    config = {
+        "twilio:accountSid": emu.account_sid,
+        "twilio:authToken": emu.auth_token,
+        setting: value.format(port=port),
+        "twilio:maxRetries": "0",
+        "twilio:connectTimeout": "1",
+        "twilio:readTimeout": "1",
+    }
+    h = start_host(config)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            engine(h, "AccountConfig").create(INPUTS["AccountConfig"])
+        text = info.value.details()
+        assert setting in text and emu.auth_token not in text, text
+        listener.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            listener.accept()  # nobody came: the credentials went nowhere
+    finally:
+        h.close()
+        listener.close()

@@ -202,3 +202,34 @@ def test_a_region_or_edge_cannot_send_the_credentials_to_another_host(emu, setti
     finally:
         h.close()
         listener.close()
+
+
+def test_plain_http_to_this_machine_never_goes_through_a_proxy(emulator, emu):
+    """Plain http:// is allowed only to this machine, and a proxy elsewhere would read the Basic
+    credentials in clear text (and reach its own loopback, not ours): an HTTP_PROXY that is not on
+    loopback leaves loopback requests direct. (0.0.0.0 is not a loopback address, yet Linux connects
+    it to this machine, so the test sees whether the proxy was used without leaving it.)"""
+    import socket
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    address = f"http://0.0.0.0:{proxy.getsockname()[1]}"
+    env = {"HTTP_PROXY": address, "http_proxy": address, "NO_PROXY": "", "no_proxy": ""}
+    config = {
+        "twilio:accountSid": emu.account_sid,
+        "twilio:authToken": emu.auth_token,
+        "twilio:endpoint": emulator.url,
+        "twilio:maxRetries": "0",
+        "twilio:readTimeout": "2",
+    }
+    h = start_host(config, env)
+    try:
+        state = engine(h, "AccountConfig").create(INPUTS["AccountConfig"])
+        assert state.id == "k" and snapshot(emu)[("config", "", "k")] == "v"
+        proxy.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            proxy.accept()  # the proxy saw nothing
+    finally:
+        h.close()
+        proxy.close()

@@ -21,7 +21,7 @@ from _deploy import StackMocks
 from _host import ProviderHost, engine
 from _reliability import DEV1_NAME, DEV1_SID, host_config, snapshot, start_host
 
-from microvisor_pulumi import AccountConfig, DeviceConfig, DeviceProfile, DeviceSecret
+from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceProfile, DeviceSecret
 
 CONFIG = "pulumi-python:dynamic/microvisor:DeviceConfig"
 SECRET = "pulumi-python:dynamic/microvisor:DeviceSecret"
@@ -278,3 +278,112 @@ def test_a_renamed_device_listed_by_its_new_name_stops_with_what_to_write_then_i
 def test_bad_renamed_is_refused_at_declaration(renamed, message):
     with pytest.raises((TypeError, ValueError), match=message):
         DeviceProfile("bad", devices=[DEV1_SID, DEV1_NAME], configs={"a": "1"}, renamed=renamed)
+
+
+# -- a stack an earlier version left with two holders and no claims ----------------------------------
+
+
+def without_claims(stack: StackMocks) -> None:
+    """The state as a version before claims (2026-11-23) left it, or as `pulumi import` leaves it:
+    no claim in any resource's outputs, no declared_by in its inputs."""
+    for tracked in stack.resources.values():
+        state = tracked.state
+        del state.outputs.fields["claim"]
+        if "declared_by" in state.inputs.fields:
+            del state.inputs.fields["declared_by"]
+
+
+@pytest.mark.parametrize("kept", [DEV1_SID, DEV1_NAME])
+def test_dropping_a_claimless_duplicate_never_deletes_what_the_kept_children_hold(emu, api, hosts, kept):
+    stack = old_duplicate_stack(emu, api, hosts)
+    without_claims(stack)
+    emu.clear_request_log()
+
+    stack.up(profile([kept], overwrite=True))
+
+    assert writes(emu) == []
+    assert snapshot(emu) == HELD  # the devices keep their Config and Secret
+    # The kept children still own the items: destroying them deletes the items.
+    stack.move_to(hosts())
+    stack.up(lambda: {"sids": pulumi.Output.from_input({})})
+    assert snapshot(emu) == {}
+
+
+@pytest.mark.parametrize("kind", [DeviceSecret, AccountSecret])
+def test_a_claimless_item_replaced_delete_first_is_still_replaced(emu, hosts, kind):
+    """The holder's own delete-first replacement (a secret's new value) still deletes and recreates."""
+
+    def program(value: str) -> Program:
+        def declare() -> dict[str, pulumi.Output[Any]]:
+            if kind is DeviceSecret:
+                DeviceSecret("s", device_sid=DEV1_SID, key="psk", value=value)
+            else:
+                AccountSecret("s", key="psk", value=value)
+            return {}
+
+        return declare
+
+    stack = StackMocks(hosts())
+    stack.up(program("one"))
+    without_claims(stack)
+    stack.move_to(hosts())
+    stack.up(program("two"))
+    assert [step for name, step in stack.steps] == ["create", "delete-create"]
+    assert len(snapshot(emu)) == 1
+
+
+# -- two parents of one type and name, under parents of different types ------------------------------
+
+
+class _Capture(pulumi.runtime.Mocks):
+    """Mocks that keep the inputs the program registers for each DeviceConfig, to send to the host."""
+
+    def __init__(self) -> None:
+        self.configs: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.endswith(":DeviceConfig"):
+            inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+            self.configs.append((args.name, inputs))
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return {}
+
+
+class _Site(pulumi.ComponentResource):
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"example:index:{kind}", name)
+        DeviceProfile(
+            "defaults",
+            devices=[DEV1_SID],
+            configs={"mode": f"{kind}-{name}"},
+            overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def test_children_alike_in_kind_name_and_parent_under_different_grandparents_are_two_resources(emu, hosts):
+    """A DeviceProfile 'defaults' in each of two components of different types: their children have
+    one kind, name and parent type and name, and different URNs. Both naming one item is refused."""
+    capture = _Capture()
+    pulumi.runtime.set_mocks(capture, project="fleet", stack="dev", preview=False)
+
+    @pulumi.runtime.test
+    def declare() -> None:
+        _Site("Site", "north")
+        _Site("Lab", "north")
+
+    declare()
+    assert [name for name, _ in capture.configs] == [f"{DEV1_SID}/mode"] * 2
+    host = hosts()
+    first, second = (inputs for _, inputs in capture.configs)
+    engine(host, "DeviceConfig").create(first, name="site")
+    with pytest.raises(grpc.RpcError) as info:
+        engine(host, "DeviceConfig").create(second, name="lab")
+    message = error_text(info)
+    assert "both declare" in message and "wrote nothing" in message
+    assert "lists this device twice" not in message  # two profiles, not one
+    # The first to create holds the item with its own value (registrations run in any order).
+    assert {first["value"], second["value"]} == {"Site-north", "Lab-north"}
+    assert snapshot(emu) == {("config", DEV1_SID, "mode"): first["value"]}

@@ -325,6 +325,34 @@ def test_two_resources_naming_one_item_are_refused_naming_both(plugin: Plugin, c
     assert emu.store.get_item("config", "shared", first.outs["device_sid"])["value"] == "one"
 
 
+def test_children_alike_but_for_their_grandparents_are_two_resources_through_the_plugin(
+    plugin: Plugin, calls, emu: Emulator
+) -> None:
+    # A DeviceProfile 'defaults' in a Site and one in a Lab component: their children share kind,
+    # name and parent type; only the URN's whole type chain tells them apart.
+    def create(component: str, value: str) -> None:
+        name = f"{DEV1_SID}/mode"
+        chain = f"example:index:{component}${token('DeviceProfile')}${token('DeviceConfig')}"
+        urn = f"urn:pulumi:dev::fleet::{chain}::{name}"
+        news = to_struct({"device_sid": DEV1_SID, "key": "mode", "value": value, "overwrite": True})
+        checked = plugin.stub.Check(
+            pb.CheckRequest(
+                urn=urn, type=token("DeviceConfig"), name=name, olds=struct_pb2.Struct(), news=news
+            )
+        ).inputs
+        plugin.stub.Create(pb.CreateRequest(urn=urn, type=token("DeviceConfig"), properties=checked))
+
+    create("Site", "site")
+    calls.reset()
+    with pytest.raises(grpc.RpcError) as err:
+        create("Lab", "lab")
+    text = err.value.details()
+    assert "both declare" in text and "lists this device twice" not in text and "None" not in text, text
+    assert "under DeviceProfile in Lab" in text and "under DeviceProfile in Site" in text, text
+    assert [c for c in calls() if c[0] != "GET"] == []
+    assert emu.store.get_item("config", "mode", DEV1_SID)["value"] == "site"
+
+
 # -- import -------------------------------------------------------------------------------------------
 
 

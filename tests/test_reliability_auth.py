@@ -54,6 +54,10 @@ def no_credentials(emulator) -> Iterator[ProviderHost]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_missing_credentials_name_the_config_keys_and_env_vars(no_credentials, emu, kind):
     eng = engine(no_credentials, kind)
+    # The delete first: after the failed create below, the item counts as that resource's in this
+    # host, and a delete of a state holding no claim to it is skipped without a call (see _HOLDERS).
+    line = error_line(eng.delete, stored(eng, kind))
+    assert "delete failed" in line and "twilio:authToken" in line
     for op, args in [("create", (eng.create, INPUTS[kind])), ("refresh", (eng.refresh, stored(eng, kind)))]:
         line = error_line(*args)
         # Device kinds stop at "looking up the device failed", before their create or refresh.
@@ -62,8 +66,6 @@ def test_missing_credentials_name_the_config_keys_and_env_vars(no_credentials, e
             assert name in line
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET"):
             assert name in line
-    line = error_line(eng.delete, stored(eng, kind))
-    assert "delete failed" in line and "twilio:authToken" in line
     assert emu.request_log() == []  # nothing was sent without credentials
 
 
@@ -160,3 +162,74 @@ def test_restricted_key_may_manage_keys_only_as_its_policy_allows(key_host, emu)
     h = key_host(key_type="restricted", policy={"allow": ["/twilio/iam/api-keys/read"]})
     line = error_line(engine(h, "ApiKey").create, INPUTS["ApiKey"])
     assert "403" in line and "Managing API keys" in line and "/twilio/iam/api-keys/create" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("twilio:edge", "x@127.0.0.1:{port}#"),
+        ("twilio:region", "x@127.0.0.1:{port}/"),
+        ("twilio:edge", "127.0.0.1:{port}/"),
+    ],
+)
+def test_a_region_or_edge_cannot_send_the_credentials_to_another_host(emu, setting, value):
+    """Region and edge become part of Twilio's host name: one that is not a name (an '@', a port, a
+    '/' or '#') would move the request, Basic credentials and all, to another host. Refused, naming
+    the setting, before anything is sent."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    config = {
+        "twilio:accountSid": emu.account_sid,
+        "twilio:authToken": emu.auth_token,
+        setting: value.format(port=port),
+        "twilio:maxRetries": "0",
+        "twilio:connectTimeout": "1",
+        "twilio:readTimeout": "1",
+    }
+    h = start_host(config)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            engine(h, "AccountConfig").create(INPUTS["AccountConfig"])
+        text = info.value.details()
+        assert setting in text and emu.auth_token not in text, text
+        listener.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            listener.accept()  # nobody came: the credentials went nowhere
+    finally:
+        h.close()
+        listener.close()
+
+
+def test_plain_http_to_this_machine_never_goes_through_a_proxy(emulator, emu):
+    """Plain http:// is allowed only to this machine, and a proxy elsewhere would read the Basic
+    credentials in clear text (and reach its own loopback, not ours): an HTTP_PROXY that is not on
+    loopback leaves loopback requests direct. (0.0.0.0 is not a loopback address, yet Linux connects
+    it to this machine, so the test sees whether the proxy was used without leaving it.)"""
+    import socket
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    address = f"http://0.0.0.0:{proxy.getsockname()[1]}"
+    env = {"HTTP_PROXY": address, "http_proxy": address, "NO_PROXY": "", "no_proxy": ""}
+    config = {
+        "twilio:accountSid": emu.account_sid,
+        "twilio:authToken": emu.auth_token,
+        "twilio:endpoint": emulator.url,
+        "twilio:maxRetries": "0",
+        "twilio:readTimeout": "2",
+    }
+    h = start_host(config, env)
+    try:
+        state = engine(h, "AccountConfig").create(INPUTS["AccountConfig"])
+        assert state.id == "k" and snapshot(emu)[("config", "", "k")] == "v"
+        proxy.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            proxy.accept()  # the proxy saw nothing
+    finally:
+        h.close()
+        proxy.close()

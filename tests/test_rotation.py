@@ -434,3 +434,88 @@ def test_two_failed_creates_then_a_new_value_still_leads_out_in_two_steps(stack,
     emu.clear_request_log()
     third = stack.up(rotating("r4"))
     assert keys_made_and_deleted(emu) == (1, 1) and third["previous"][0] == second["current"][0]
+
+
+def refresh_dropping_gone(stack: StackMocks) -> None:
+    """`pulumi refresh`: a resource whose remote object is gone leaves the state."""
+    for key, tracked in list(stack.resources.items()):
+        state = tracked.engine.refresh(tracked.state)
+        if state is None:
+            del stack.resources[key]
+        else:
+            tracked.state = state
+
+
+def test_a_key_deleted_outside_pulumi_is_made_again_before_the_other_one_is_rotated(stack, emu):
+    """The current key deleted outside Pulumi and refreshed away: slot b's key is the only one left.
+    A rotation makes slot a's key again; replacing slot b's in the same `up` (or in a retry, before
+    the new key was ever current) would leave consumers no key they have: refused, b1 kept. The two
+    steps the message names keep b1 for a whole rotation period."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(a1["sid"])
+    refresh_dropping_gone(stack)
+
+    for _ in range(2):  # the rotation, then a retry of it
+        emu.clear_request_log()
+        with pytest.raises(Exception, match="two steps") as info:
+            stack.up(rotating("r2"))
+        message = str(info.value)
+        assert "the key of slot a was made again" in message and "only the key of slot b" in message
+        assert "`pulumi up` with rotation 'r1'" in message and "then with rotation 'r2'" in message
+        assert keys_made_and_deleted(emu)[1] == 0 and valid(emu, b1)
+    assert len(live_keys(emu)) == 2
+
+    emu.clear_request_log()
+    second = stack.up(rotating("r1"))  # step one: slot a's new key becomes current, b1 previous
+    assert keys_made_and_deleted(emu) == (0, 0) and valid(emu, b1)
+    a2 = second["current"][0]
+    assert a2["sid"] != a1["sid"] and valid(emu, a2) and second["previous"][0] == b1
+
+    emu.clear_request_log()
+    third = stack.up(rotating("r2"))  # step two: b1 goes, a2 kept as previous
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert third["previous"][0] == a2 and valid(emu, a2) and not valid(emu, b1)
+
+
+def test_the_previous_key_deleted_outside_pulumi_is_simply_made_by_the_next_rotation(stack, emu):
+    """The slot a rotation makes anyway has no key: the rotation makes it, the current key stays."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(b1["sid"])
+    refresh_dropping_gone(stack)
+    emu.clear_request_log()
+    second = stack.up(rotating("r2"))
+    assert keys_made_and_deleted(emu) == (1, 0)
+    assert second["previous"][0] == a1 and valid(emu, a1) and valid(emu, second["current"][0])
+
+
+def test_a_first_up_whose_first_key_failed_then_a_new_value_makes_both_keys(stack, emu):
+    """No key at all (the first up failed at its first key) and then another rotation value: there is
+    no key to protect, so the next `up` makes both keys rather than refusing forever."""
+    fail_next_key_create(emu)
+    with pytest.raises(Exception, match="create failed"):
+        stack.up(rotating("r1"))
+    assert live_keys(emu) == set()
+    out = stack.up(rotating("r2"))
+    assert len(live_keys(emu)) == 2 and valid(emu, out["current"][0]) and valid(emu, out["previous"][0])
+    again = stack.up(rotating("r2"))
+    assert again["current"][0] == out["current"][0]
+    third = stack.up(rotating("r3"))
+    assert third["previous"][0] == out["current"][0] and valid(emu, out["current"][0])
+
+
+def test_a_key_made_again_and_never_current_may_itself_be_replaced_by_the_next_value(stack, emu):
+    """After the refusal, a new value instead of the two steps: slot a's fresh key (no consumer has
+    had it) is the one replaced, and slot b's key, the one consumers have, stays as previous."""
+    first = stack.up(rotating("r1"))
+    a1, b1 = first["current"][0], first["previous"][0]
+    emu.store.delete_key(a1["sid"])
+    refresh_dropping_gone(stack)
+    with pytest.raises(Exception, match="two steps"):
+        stack.up(rotating("r2"))
+    emu.clear_request_log()
+    out = stack.up(rotating("r3"))
+    assert keys_made_and_deleted(emu) == (1, 1)
+    assert out["previous"][0] == b1 and valid(emu, b1) and valid(emu, out["current"][0])
+    assert len(live_keys(emu)) == 2

@@ -196,6 +196,9 @@ def test_defaults() -> None:
         ({"twilio:connectTimeout": "nan"}, {}, "twilio:connectTimeout"),
         ({"twilio:endpoint": "localhost:8080"}, {}, "twilio:endpoint"),
         ({"twilio:endpoint": "http://localhost:8080/v1"}, {}, "twilio:endpoint"),
+        ({"twilio:edge": "x@evil.example#"}, {}, "twilio:edge"),
+        ({}, {"TWILIO_REGION": "evil.example/"}, "TWILIO_REGION"),
+        ({"twilio:region": "au1.evil.example"}, {}, "twilio:region"),
     ],
 )
 def test_bad_values_name_the_key(config: dict[str, str], env: dict[str, str], named: str) -> None:

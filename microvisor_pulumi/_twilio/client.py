@@ -69,7 +69,7 @@ from microvisor_pulumi._twilio.errors import (
 )
 from microvisor_pulumi._twilio.hosts import base_url, rebase
 from microvisor_pulumi._twilio.limiter import Slot, limiter_for
-from microvisor_pulumi._twilio.settings import RETRY_DELAY_CAP, Settings, backoff_delay
+from microvisor_pulumi._twilio.settings import RETRY_DELAY_CAP, Settings, backoff_delay, is_loopback_host
 from microvisor_pulumi._version import __version__
 
 USER_AGENT = (
@@ -216,13 +216,21 @@ def _proxy_for(origin: str) -> str | None:
 
     What ``requests`` did on every request, done once per host: ``getproxies()`` (``<scheme>_proxy``,
     then ``all_proxy``; lower case first) unless ``no_proxy`` covers the host (a suffix, an exact
-    host[:port], ``*``, or a CIDR block around an IP address).
+    host[:port], ``*``, or a CIDR block around an IP address). Plain http to this machine goes only
+    through a proxy on this machine.
     """
     parts = urlsplit(origin)
     host = parts.hostname or ""
     proxies = urllib.request.getproxies()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy:
+        return None
+    proxy = proxy if "://" in proxy else f"http://{proxy}"
+    # Plain http is allowed only to this machine (see settings.check_endpoint_transport): a proxy on
+    # another one would read the Basic credentials in clear text (and reach its own loopback, not
+    # ours). A proxy on this machine (a local recording proxy) keeps them here.
+    local_proxy = is_loopback_host(urlsplit(proxy).hostname or "")
+    if parts.scheme == "http" and is_loopback_host(host) and not local_proxy:
         return None
     no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
     for entry in (e.strip() for e in no_proxy.split(",")):
@@ -235,7 +243,7 @@ def _proxy_for(origin: str) -> str | None:
             pass  # not an IP host or not an address entry: the name rules below apply
     if urllib.request.proxy_bypass(parts.netloc) or urllib.request.proxy_bypass(host):
         return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    return proxy
 
 
 def _ca_certs() -> str | None:

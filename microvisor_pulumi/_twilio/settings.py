@@ -151,8 +151,8 @@ class Settings:
             auth_token=auth_token,
             api_key=api_key,
             api_secret=api_secret,
-            region=pick("region"),
-            edge=pick("edge"),
+            region=_host_label(pick("region"), _origin("region", cfg)),
+            edge=_host_label(pick("edge"), _origin("edge", cfg)),
             endpoint=endpoint,
             connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
             read_timeout=seconds("read_timeout", defaults.read_timeout),
@@ -285,6 +285,24 @@ def _seconds(raw: str | None, key: str, default: float) -> float:
 def _at_most(value: float, key: str, cap: float = RETRY_DELAY_CAP) -> float:
     if value > cap:
         raise ValueError(f"{key} must be at most {cap:g} seconds, got {value:g}")
+    return value
+
+
+# One label of a host name: a region ("au1") or an edge ("sydney", "sao-paulo").
+_HOST_LABEL_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+
+
+def _host_label(raw: str | None, key: str) -> str | None:
+    """A region or edge, which becomes part of Twilio's host name: anything but one name label
+    (a '.', '@', ':', '/' or '#') would send the request, and its credentials, to another host."""
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not _HOST_LABEL_RE.match(value):
+        raise ValueError(
+            f"{key} must be one Twilio region or edge name, letters, digits and '-' (e.g. 'au1', "
+            f"'sydney'), got {raw!r}"
+        )
     return value
 
 

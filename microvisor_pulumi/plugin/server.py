@@ -186,6 +186,9 @@ def declared_by(urn: str) -> dict[str, str] | None:
     declared = {"type": chain[-1].rpartition(":")[2], "name": "::".join(parts[3:])}
     if len(chain) > 1:
         declared["parent_type"] = chain[-2]
+        # The whole chain: children alike in kind, name and parent type under parents of different
+        # types are two resources (their URNs differ only there).
+        declared["parent_chain"] = "$".join(chain[:-1])
     return declared
 
 

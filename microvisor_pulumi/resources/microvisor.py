@@ -83,6 +83,9 @@ class _Holder:
     resource: Mapping[str, str] | None
     device: str | None  # the device as that resource names it (a SID or a unique name)
     claim: str | None
+    # The holder's own diff asked to delete the item before creating it again (a secret's new value):
+    # the one delete this deployment may send for the item while the holder has no claim to show.
+    deletes_first: bool = False
 
 
 # One item, one resource per stack. The host is one process per deployment, serving every dynamic
@@ -171,8 +174,12 @@ def _resource_text(resource: Mapping[str, str] | None) -> str:
         return "another resource of this stack"
     text = f"{resource.get('type', 'resource')} {resource.get('name')!r}"
     parent = resource.get("parent_type")
-    if parent:
+    if parent and resource.get("parent_name") is not None:
         text += f" of {parent.rpartition(':')[2]} {resource.get('parent_name')!r}"
+    elif parent:
+        # Named from its URN (the provider plugin), which gives the parents' types, not their names.
+        chain = resource.get("parent_chain") or parent
+        text += " under " + " in ".join(t.rpartition(":")[2] for t in reversed(chain.split("$")))
     return text
 
 
@@ -383,7 +390,7 @@ class _ItemProvider(SchemaProvider):
             sid = named if DEVICE_SID_RE.match(named) else self.device(named)["sid"]
         same_item = (sid or "").upper() == (old_sid or "").upper() and key == plain(olds.get("key"))
         claim = plain(olds.get("claim")) if same_item else None
-        self._hold(news, sid, key, claim)
+        self._hold(news, sid, key, claim, deletes_first=bool(same_item and result.delete_before_replace))
         return result
 
     # -- devices: resolved once per device per process ---------------------------------------------
@@ -526,7 +533,14 @@ class _ItemProvider(SchemaProvider):
             "opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name='<its former name>')]). "
         )
 
-    def _hold(self, props: Mapping[str, Any], sid: str | None, key: str, claim: str | None) -> None:
+    def _hold(
+        self,
+        props: Mapping[str, Any],
+        sid: str | None,
+        key: str,
+        claim: str | None,
+        deletes_first: bool = False,
+    ) -> None:
         """Record that this resource holds the item (see _HOLDERS), or refuse a second holder."""
         resource = _declared_by(props)
         device = plain(props.get("device_sid")) if self.device_scoped else None
@@ -537,7 +551,7 @@ class _ItemProvider(SchemaProvider):
                 raise MicrovisorPulumiError(self._second_owner(sid, key, resource, device, held))
             if held is not None and resource is None:
                 resource = held.resource  # the same resource, or one the program did not name
-            _HOLDERS.put(item, _Holder(resource, device, claim))
+            _HOLDERS.put(item, _Holder(resource, device, claim, deletes_first))
 
     def _second_owner(
         self, sid: str | None, key: str, resource: Mapping[str, str], device: str | None, held: _Holder
@@ -552,6 +566,8 @@ class _ItemProvider(SchemaProvider):
             and held.resource is not None
             and held.resource.get("parent_type") == _PROFILE_TYPE
             and resource.get("parent_name") == held.resource.get("parent_name")
+            and resource.get("parent_urn") == held.resource.get("parent_urn")
+            and resource.get("parent_chain") == held.resource.get("parent_chain")
         )
         if same_profile:
             way_out = (
@@ -739,11 +755,17 @@ class _ItemProvider(SchemaProvider):
         item = self._item_key(sid, key)
         with _HOLDERS.lock:
             held = _HOLDERS.get(item)
-        if held is not None and held.claim != plain(props.get("claim")):
-            # Another resource of this deployment holds the item (see _HOLDERS): a replacement that
-            # landed on it, an overwrite=True neighbour, or a resource still declared that names the
-            # same item. Deleting it would delete theirs.
-            return
+            if held is not None and held.claim is None and held.deletes_first:
+                # Its own delete-first replacement: this delete, once.
+                held = dataclasses.replace(held, deletes_first=False)
+                _HOLDERS.put(item, held)
+            elif held is not None and (held.claim is None or held.claim != plain(props.get("claim"))):
+                # Another resource of this deployment holds the item (see _HOLDERS): a replacement
+                # that landed on it, an overwrite=True neighbour, or a resource still declared that
+                # names the same item. Deleting it would delete theirs. A holder without a claim (its
+                # state is older than claims, or imported) cannot prove a claimless delete its own,
+                # so that one is skipped too: two duplicates an earlier version left have no claims.
+                return
         try:
             self.client().delete_item(self.collection, key, device=sid)
         except NotFound:
@@ -826,13 +848,20 @@ class _Item(TwilioResource):
         TwilioResource.__init__(self, self.provider_class(), resource_name, inputs, opts)
 
 
-def _declaration(resource: pulumi.Resource, name: str, opts: pulumi.ResourceOptions | None) -> dict[str, str]:
-    """The resource's kind, name and parent: unique in a stack, as its URN is, and readable."""
-    declared = {"type": type(resource).__name__, "name": name}
+def _declaration(resource: pulumi.Resource, name: str, opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    """The resource's kind, name and parent: unique in a stack, as its URN is, and readable.
+
+    The parent's own URN is part of it: two parents of one type and name can sit under parents of
+    different types (a DeviceProfile 'p' in each of two components), and their children, alike in
+    kind, name and parent, are still two resources."""
+    declared: dict[str, Any] = {"type": type(resource).__name__, "name": name}
     parent = opts.parent if opts is not None else None
     if isinstance(parent, pulumi.Resource):
         declared["parent_type"] = str(getattr(parent, "_type", type(parent).__name__))
         declared["parent_name"] = str(getattr(parent, "_name", ""))
+        # Its value only: as a dependency it would make the child wait on its own parent's children.
+        urn = parent.urn
+        declared["parent_urn"] = pulumi.Output(set(), urn.future(), urn.is_known(), urn.is_secret())
     return declared
 
 

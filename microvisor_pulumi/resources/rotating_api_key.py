@@ -198,11 +198,12 @@ def _shown(stored: Any) -> str:
 #   made_for  the rotation value (JSON text) its key was really made for
 #   gen       its generation: one more than the other key's when it was made (higher is newer)
 #   asked     [account_sid, key_type] the program asked for at its last step, to tell a new ask
+#   fresh     true while a key made again after it was lost has not yet been current (see plan_step)
 # The component sends, in the same input, what this `up` plans:
 #   slot, current (the slot the plan makes current), plan (this slot's planned value), newest (the
 #   current slot's planned value), partner (only for the current slot: the other key's kept state
 #   after its step in this `up`), label (the default friendly name's prefix, or None), name.
-_KEPT = ("slot", "made_for", "gen", "asked")
+_KEPT = ("slot", "made_for", "gen", "asked", "fresh")
 _SPEC = ("account_sid", "key_type")
 
 
@@ -235,7 +236,8 @@ def plan_step(
     The slot the plan does not make current goes first and is never replaced: its key is what
     consumers use now, or the one they used before. The current slot goes second, seeing the first
     one's state, and is replaced when neither key was made for the newest value and its key is the
-    older one. So at most one key is replaced per `up`, and never the one consumers moved to last.
+    older one. So at most one key is replaced per `up`, and never the one consumers moved to last,
+    nor the only one they have (the other key made again after it was lost, never current yet).
     Raises RotationRefused when that cannot be kept.
     """
     slot, current = request["slot"], request["current"]
@@ -252,7 +254,13 @@ def plan_step(
 
     if slot != current:
         if mine is None:
-            return made(plan, 0)
+            kept, make = made(plan, 0)
+            if plan != newest:
+                # Made again while a rotation is under way: its key was lost (deleted outside Pulumi
+                # and refreshed away), and no consumer has had this one. Until it has been current,
+                # the other key is the only one they have (see the current slot below).
+                kept["fresh"] = True
+            return kept, make
         return {**mine, "asked": asks}, False
     partner = _kept(request.get("partner"))
     partner_gen = partner["gen"] if partner else -1
@@ -260,11 +268,19 @@ def plan_step(
         return made(newest, partner_gen + 1)
     if newest in (mine["made_for"], partner and partner["made_for"]):
         _refuse_new_spec(request, olds, mine, asks)
-        return {**mine, "asked": asks}, False
+        # Current now, so consumers are given it: no longer the fresh key nobody has.
+        return {**mine, "asked": asks, "fresh": None}, False
     planned_other = _other_plan(request)
-    if partner is None or partner["made_for"] == planned_other or mine["gen"] < partner["gen"]:
+    if partner is not None and partner.get("fresh"):
+        _refuse_lost_partner(request, slot)
+    if (
+        partner is None
+        or partner["made_for"] == planned_other
+        or mine["gen"] < partner["gen"]
+        or mine.get("fresh")
+    ):
         # The other key was really made for what the plan says it holds (it is what consumers moved
-        # to), or, if not, this key is still the older one: this one goes.
+        # to), or, if not, this key is still the older one, or one no consumer has had: this one goes.
         return made(newest, max(mine["gen"], partner_gen) + 1)
     name = request.get("name") or "RotatingApiKey"
     other = other_slot(slot)
@@ -275,6 +291,22 @@ def plan_step(
         f"{_shown(newest)} now would replace that key with no rotation period. Do it in two steps: "
         f"`pulumi up` with rotation {_shown(planned_other)}, which finishes the interrupted rotation "
         f"(a new key in slot {other}), then with rotation {_shown(newest)}."
+    )
+
+
+def _refuse_lost_partner(request: Mapping[str, Any], slot: str) -> None:
+    """The other slot's key was made again after it was lost, and never given to consumers: this
+    slot's key is the only one they have, so it is not replaced until the other has been current."""
+    name = request.get("name") or "RotatingApiKey"
+    other = other_slot(slot)
+    before, newest = _shown(_other_plan(request)), _shown(request["newest"])
+    raise RotationRefused(
+        f"RotatingApiKey '{name}': the key of slot {other} was made again (the one before was deleted "
+        "outside Pulumi and dropped by a refresh, or removed from the state) and has never been "
+        f"current, so consumers have only the key of slot {slot}. Rotating to {newest} would replace "
+        f"that one too, with no rotation period; it was kept. Do it in two steps: `pulumi up` with "
+        f"rotation {before}, which makes slot {other}'s new key current (slot {slot}'s key stays as "
+        f"previous), then with rotation {newest}."
     )
 
 
@@ -357,7 +389,9 @@ class SlotKeyProvider(ApiKeyProvider):
             old_kept, new_kept = _kept(old), _kept(new)
             if old_kept is None or new_kept is None:
                 return False  # not kept yet: an update records it
-            return (old_kept["made_for"], old_kept["gen"]) == (new_kept["made_for"], new_kept["gen"])
+            return all(old_kept[k] == new_kept[k] for k in ("made_for", "gen")) and bool(
+                old_kept["fresh"]
+            ) == bool(new_kept["fresh"])
         return super().same(prop, old, new, olds)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -440,9 +474,11 @@ class RotatingApiKey(pulumi.ComponentResource):
     after it); the other key is left alone and becomes ``previous``. Each key keeps what it was
     really made for, and the keys decide the replacement (see `plan_step`), so at most one key is
     replaced per ``up``: a new ``key_type`` or ``account_sid`` without a new ``rotation``, or a new
-    ``rotation`` while an earlier one whose key create failed is unfinished, is refused with the two
-    steps to take. Only inputs and the stack's state decide this, nothing remote, so a ``refresh``
-    or a repeated ``up`` with the same ``rotation`` rotates nothing. Setting ``rotation`` back to
+    ``rotation`` while an earlier one whose key create failed is unfinished, or a rotation that would
+    replace the only key consumers have (the other one was deleted outside Pulumi, refreshed away,
+    and made again), is refused with the two steps to take. Only inputs and the stack's state
+    decide this, nothing remote, so a ``refresh`` or a repeated ``up`` with the same ``rotation``
+    rotates nothing. Setting ``rotation`` back to
     the value the previous slot holds makes that key current again, with no new key. Type token
     ``microvisor:index:RotatingApiKey``, aliased from ``microvisor-pulumi:twilio:RotatingApiKey``.
 

@@ -107,6 +107,21 @@ class EngineSteps(Generic[S]):
         )
         return resp, checked
 
+    def update(self, state: S, checked: struct_pb2.Struct, preview: bool = False) -> Any:
+        """The Update the engine sends for a diff that replaces nothing (`checked`: Check's inputs);
+        the provider's answer."""
+        return self.stub.Update(
+            pb.UpdateRequest(
+                id=state.id,
+                urn=state.urn,
+                olds=self.wire(state.outputs),
+                news=self.wire(checked),
+                preview=preview,
+                **self.typed(),
+                **self.old_inputs(state),
+            )
+        )
+
     def _up(self, state: S, inputs: dict[str, Any], preview: bool = False) -> S:
         """`pulumi up` (or preview) with new inputs for an existing resource: no-op, update, or
         replace, in the order the diff asks for."""
@@ -114,17 +129,7 @@ class EngineSteps(Generic[S]):
         if resp.changes != pb.DiffResponse.DIFF_SOME:
             return self.state(state.id, state.urn, checked, state.outputs, [*state.history, "same"])
         if not resp.replaces:
-            up = self.stub.Update(
-                pb.UpdateRequest(
-                    id=state.id,
-                    urn=state.urn,
-                    olds=self.wire(state.outputs),
-                    news=self.wire(checked),
-                    preview=preview,
-                    **self.typed(),
-                    **self.old_inputs(state),
-                )
-            )
+            up = self.update(state, checked, preview)
             return self.state(state.id, state.urn, checked, up.properties, [*state.history, "update"])
         if preview:
             created = self._create(state.urn, checked, preview=True)

@@ -10,8 +10,9 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,8 @@ __all__ = [
     "ProviderHost",
     "State",
     "Table",
+    "cpu_seconds",
+    "drive_bounded",
     "engine_view",
     "from_struct",
     "percentile",
@@ -214,6 +217,47 @@ class Table:
             out.append("")
             out += [f"- {note}" for note in self.notes]
         return "\n".join(out)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def drive_bounded(requests: Iterable[Any], send: Callable[[Any], Any], outstanding: int) -> None:
+    """Send every request (`send` returns a gRPC future) with at most `outstanding` unanswered, as
+    the engine keeps its parallelism's worth of calls in flight; fail if any answer failed or has no id.
+
+    `requests` is consumed one at a time, each before its slot is taken: what it does to make a
+    request (a Check, a Struct copy) is not counted as outstanding, and no list of n requests is
+    kept. Each answer is checked and dropped as it arrives: holding 10,000 finished futures would
+    make the garbage collector (and so the run) slower at 10,000 than at 1,000 for reasons of our own.
+    """
+    slots = threading.Semaphore(outstanding)
+    failures: list[BaseException] = []
+
+    def finished(future: Any) -> None:
+        try:
+            error = future.exception()
+            if error is not None or not future.result().id:
+                failures.append(error or RuntimeError("a create returned no id"))
+        finally:
+            slots.release()
+
+    for request in requests:
+        slots.acquire()
+        send(request).add_done_callback(finished)
+    for _ in range(outstanding):  # every slot back: every answer is in
+        slots.acquire()
+    assert not failures, failures[:3]
 
 
 def verdict(ok: bool | None) -> str:

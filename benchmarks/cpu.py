@@ -31,12 +31,13 @@ from benchmarks._harness import (
     EmulatorProcess,
     Engine,
     Table,
+    cpu_seconds,
     engine_view,
     provider_for,
     start_host,
     urn_for,
 )
-from benchmarks.fleet import _cpu_seconds, _drive, _plain
+from benchmarks.fleet import _drive, _plain
 
 
 def _cpu_ns(pid: int) -> float:
@@ -52,7 +53,7 @@ def _cpu_ns(pid: int) -> float:
                 total += int(stat.read().split()[0])
         return total / 1e9
     except (OSError, ValueError, IndexError):
-        return _cpu_seconds(pid)
+        return cpu_seconds(pid)
 
 
 OPS = ("check", "create", "read", "update", "delete")

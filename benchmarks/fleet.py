@@ -15,7 +15,6 @@ matplotlib installed (the ``bench`` extra) also draws the PNG chart that sits be
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from benchmarks._harness import (
     EmulatorProcess,
     Engine,
     Table,
+    cpu_seconds,
     engine_view,
     provider_for,
     start_host,
@@ -53,7 +53,6 @@ LIMITED_TARGET = 17
 PHASES = ("create", "refresh", "delete")
 VALUE = "c2VjcmV0LXRva2VuLWZvci1kZXZpY2UtMDEyMzQ1Njc4OWFi"
 CHART = ROOT / "BENCHMARKS-fleet.png"
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
@@ -76,16 +75,6 @@ class Run:
     limit: int | None
     n: int
     phases: dict[str, Phase] = field(default_factory=dict)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def _plain(struct: struct_pb2.Struct) -> struct_pb2.Struct:
@@ -183,11 +172,11 @@ def run_one(
             ("delete", stub.Delete, delete_request),
         ):
             emulator.clear_request_log()
-            cpu = _cpu_seconds(host.proc.pid)
+            cpu = cpu_seconds(host.proc.pid)
             started = time.perf_counter()
             answers, failed = _drive(call, build, n)
             wall = time.perf_counter() - started
-            cpu = _cpu_seconds(host.proc.pid) - cpu
+            cpu = cpu_seconds(host.proc.pid) - cpu
             log = emulator.request_log()
             first, after = _throttle_figures(log)
             run.phases[phase] = Phase(

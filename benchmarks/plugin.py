@@ -12,8 +12,6 @@ plugin or host process only: not the emulator's nor this driver's).
 from __future__ import annotations
 
 import argparse
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,8 @@ from benchmarks._harness import (
     EmulatorProcess,
     Engine,
     Table,
+    cpu_seconds,
+    drive_bounded,
     engine_view,
     provider_for,
     start_host,
@@ -52,41 +52,6 @@ class Result:
     @property
     def in_flight(self) -> float:
         return self.n * LATENCY / self.wall
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-
-
-def drive(check: Callable[[str], Any], create_future: Callable[[str, Any], Any], n: int, prefix: str) -> None:
-    """n Check + Create pairs, at most OUTSTANDING Creates unanswered at once."""
-    slots = threading.Semaphore(OUTSTANDING)
-    failures: list[BaseException] = []
-    done = threading.Event()
-    remaining = [n]
-    lock = threading.Lock()
-
-    def finished(future: Any) -> None:
-        error = future.exception()
-        if error is not None or not future.result().id:
-            failures.append(error or RuntimeError("a create returned no id"))
-        slots.release()
-        with lock:
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                done.set()
-
-    for i in range(n):
-        name = f"{prefix}{i}"
-        checked = check(name)
-        slots.acquire()
-        create_future(name, checked).add_done_callback(finished)
-    done.wait()
-    assert not failures, failures[:3]
 
 
 def run_dynamic(emu: EmulatorProcess, n: int) -> Result:
@@ -146,7 +111,8 @@ def _measure(
     emu.clear_request_log()
     cpu = cpu_seconds(pid)
     started = time.perf_counter()
-    drive(check, create, n, f"{label[:3]}-")
+    named = (f"{label[:3]}-{i}" for i in range(n))
+    drive_bounded(((name, check(name)) for name in named), lambda pair: create(*pair), OUTSTANDING)
     wall = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu
     return Result(label, n, wall, emu.peak_in_flight(), cpu / n * 1000)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -25,6 +26,7 @@ from benchmarks._harness import (
     Engine,
     ProviderHost,
     Table,
+    drive_bounded,
     engine_view,
     provider_for,
     urn_for,
@@ -42,37 +44,18 @@ def _host_run(engine: Engine, prefix: str, n: int) -> float:
     """Seconds to create n DeviceSecrets through the host with IN_FLIGHT concurrent Creates."""
     checked = engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs
     template = engine_view(checked)
-    slots = threading.Semaphore(IN_FLIGHT)
-    failures: list[BaseException] = []
-    all_done = threading.Event()
-    remaining = [n]
-    lock = threading.Lock()
 
-    def finished(future: Any) -> None:
-        # Check and drop each answer as it arrives: holding 10,000 finished futures would make the
-        # garbage collector (and so the run) slower at 10,000 than at 1,000 for reasons of our own.
-        error = future.exception()
-        if error is not None or not future.result().id:
-            failures.append(error or RuntimeError("a create returned no id"))
-        slots.release()
-        with lock:
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                all_done.set()
+    def requests() -> Iterator[Any]:
+        # Built one at a time (a Struct copy: microseconds), so no list of n requests is kept.
+        for i in range(n):
+            props = struct_pb2.Struct()
+            props.CopyFrom(template)
+            props.fields["key"].string_value = f"{prefix}{i}"
+            yield pb.CreateRequest(urn=urn_for(engine.type_token, f"{prefix}{i}"), properties=props)
 
     started = time.perf_counter()
-    for i in range(n):
-        # Built here, one at a time (a Struct copy: microseconds), so no list of n requests is kept.
-        props = struct_pb2.Struct()
-        props.CopyFrom(template)
-        props.fields["key"].string_value = f"{prefix}{i}"
-        request = pb.CreateRequest(urn=urn_for(engine.type_token, f"{prefix}{i}"), properties=props)
-        slots.acquire()
-        engine.stub.Create.future(request).add_done_callback(finished)
-    all_done.wait()
-    elapsed = time.perf_counter() - started
-    assert not failures, failures[:3]
-    return elapsed
+    drive_bounded(requests(), engine.stub.Create.future, IN_FLIGHT)
+    return time.perf_counter() - started
 
 
 def _raw_run(emulator: EmulatorProcess, prefix: str, n: int) -> float:

@@ -15,11 +15,11 @@ import sys
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+from _engine_steps import CheckFailed, EngineSteps, StepState  # noqa: F401 - CheckFailed re-exported
 from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
@@ -60,12 +60,6 @@ def strip_secrets(props: dict[str, Any]) -> dict[str, Any]:
 def engine_view(struct: struct_pb2.Struct) -> struct_pb2.Struct:
     """What the engine sends a provider that does not accept secrets: the same values, unmarked."""
     return to_struct(strip_secrets(from_struct(struct)))
-
-
-class CheckFailed(Exception):
-    def __init__(self, failures: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {r}" for p, r in failures))
-        self.failures = failures
 
 
 class ProviderHost:
@@ -126,27 +120,14 @@ def urn_for(type_token: str, name: str) -> str:
     return f"urn:pulumi:dev::{PROJECT}::{type_token}::{name}"
 
 
-@dataclass
-class State:
-    """What the engine keeps for one resource: id, stored inputs and outputs (as sent back to us)."""
-
-    id: str
-    urn: str
-    inputs: struct_pb2.Struct
-    outputs: struct_pb2.Struct
-    history: list[str] = field(default_factory=list)
-
-    @property
-    def outs(self) -> dict[str, Any]:
-        return from_struct(self.outputs)
-
-    @property
-    def ins(self) -> dict[str, Any]:
-        return from_struct(self.inputs)
+class State(StepState):
+    decode = staticmethod(from_struct)
 
 
-class Engine:
-    """The engine's steps for one resource kind, through a ProviderHost."""
+class Engine(EngineSteps[State]):
+    """The engine's steps for one resource kind, through a ProviderHost (secrets sent unmarked)."""
+
+    state = State
 
     def __init__(self, host: ProviderHost, provider: Any, type_token: str) -> None:
         self.host = host
@@ -154,26 +135,27 @@ class Engine:
         self.provider_str = serialize_provider(provider)
         self.type_token = type_token
 
+    def urn(self, name: str) -> str:
+        return urn_for(self.type_token, name)
+
     def news(self, inputs: dict[str, Any]) -> struct_pb2.Struct:
         return to_struct(
             {**{k: v for k, v in inputs.items() if v is not None}, PROVIDER_KEY: self.provider_str}
         )
 
-    def check(self, inputs: dict[str, Any], olds: struct_pb2.Struct | None = None, name: str = "r") -> Any:
-        req = pb.CheckRequest(
-            urn=urn_for(self.type_token, name),
-            olds=olds if olds is not None else to_struct({}),
-            news=engine_view(self.news(inputs)),
-        )
-        resp = self.stub.Check(req)
-        if resp.failures:
-            raise CheckFailed([(f.property, f.reason) for f in resp.failures])
-        return resp
+    def wire(self, struct: struct_pb2.Struct) -> struct_pb2.Struct:
+        return engine_view(struct)
+
+    def typed(self, **more: Any) -> dict[str, Any]:
+        return {}
+
+    def old_inputs(self, state: State) -> dict[str, Any]:
+        return {}
 
     def create(self, inputs: dict[str, Any], name: str = "r") -> State:
-        urn = urn_for(self.type_token, name)
+        urn = self.urn(name)
         checked = self.check(inputs, name=name).inputs
-        resp = self.stub.Create(pb.CreateRequest(urn=urn, properties=engine_view(checked)))
+        resp = self._create(urn, checked)
         assert resp.id, "a create must return an id"
         return State(resp.id, urn, checked, resp.properties, ["create"])
 
@@ -193,59 +175,14 @@ class Engine:
     def diff(
         self, state: State, inputs: dict[str, Any], ignore_changes: Sequence[str] = ()
     ) -> tuple[Any, struct_pb2.Struct]:
-        inputs = self.ignoring(state, inputs, ignore_changes)
-        checked = self.check(inputs, olds=state.inputs).inputs
-        resp = self.stub.Diff(
-            pb.DiffRequest(
-                id=state.id, urn=state.urn, olds=engine_view(state.outputs), news=engine_view(checked)
-            )
-        )
-        return resp, checked
+        return self._diff(state, self.ignoring(state, inputs, ignore_changes))
 
     def preview(self, state: State, inputs: dict[str, Any]) -> Any:
         return self.diff(state, inputs)[0]
 
     def up(self, state: State, inputs: dict[str, Any], ignore_changes: Sequence[str] = ()) -> State:
         """`pulumi up` with new inputs for an existing resource: no-op, update, or replace."""
-        resp, checked = self.diff(state, inputs, ignore_changes)
-        if resp.changes != pb.DiffResponse.DIFF_SOME:
-            return State(state.id, state.urn, checked, state.outputs, [*state.history, "same"])
-        if not resp.replaces:
-            up = self.stub.Update(
-                pb.UpdateRequest(
-                    id=state.id,
-                    urn=state.urn,
-                    olds=engine_view(state.outputs),
-                    news=engine_view(checked),
-                )
-            )
-            return State(state.id, state.urn, checked, up.properties, [*state.history, "update"])
-        if resp.deleteBeforeReplace:
-            self.delete(state)
-            created = self.stub.Create(pb.CreateRequest(urn=state.urn, properties=engine_view(checked)))
-            step = "delete-create"
-        else:
-            created = self.stub.Create(pb.CreateRequest(urn=state.urn, properties=engine_view(checked)))
-            self.delete(state)
-            step = "create-delete"
-        return State(created.id, state.urn, checked, created.properties, [*state.history, step])
-
-    def refresh(self, state: State) -> State | None:
-        resp = self.stub.Read(
-            pb.ReadRequest(
-                id=state.id,
-                urn=state.urn,
-                properties=engine_view(state.outputs),
-                inputs=engine_view(state.inputs),
-            )
-        )
-        if not resp.id:
-            return None
-        inputs = resp.inputs if resp.HasField("inputs") else state.inputs
-        return State(resp.id, state.urn, inputs, resp.properties, [*state.history, "refresh"])
-
-    def delete(self, state: State) -> None:
-        self.stub.Delete(pb.DeleteRequest(id=state.id, urn=state.urn, properties=engine_view(state.outputs)))
+        return self._up(state, self.ignoring(state, inputs, ignore_changes))
 
 
 def new_provider(kind: str) -> Any:

@@ -14,11 +14,11 @@ import sys
 import tempfile
 import threading
 from concurrent import futures
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+from _engine_steps import CheckFailed, EngineSteps, StepState  # noqa: F401 - CheckFailed re-exported
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import engine_pb2_grpc
@@ -149,117 +149,46 @@ def plain(props: dict[str, Any]) -> dict[str, Any]:
     return {k: rpc.unwrap_rpc_secret(v) if rpc.is_rpc_secret(v) else v for k, v in props.items()}
 
 
-class CheckFailed(Exception):
-    def __init__(self, failures: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {r}" for p, r in failures))
-        self.failures = failures
+class State(StepState):
+    decode = staticmethod(from_struct)
 
 
-@dataclass
-class State:
-    id: str
-    urn: str
-    inputs: struct_pb2.Struct
-    outputs: struct_pb2.Struct
-    history: list[str] = field(default_factory=list)
-
-    @property
-    def outs(self) -> dict[str, Any]:
-        return from_struct(self.outputs)
-
-    @property
-    def ins(self) -> dict[str, Any]:
-        return from_struct(self.inputs)
-
-
-class PluginEngine:
+class PluginEngine(EngineSteps[State]):
     """The engine's steps for one resource kind through a Plugin (secrets marked on the wire)."""
+
+    state = State
 
     def __init__(self, plugin: Plugin, kind: str) -> None:
         self.stub = plugin.stub
         self.kind = kind
         self.type = token(kind)
 
-    def check(
-        self, inputs: dict[str, Any], olds: struct_pb2.Struct | None = None, name: str = "r"
-    ) -> pb.CheckResponse:
-        resp = self.stub.Check(
-            pb.CheckRequest(
-                urn=urn_for(self.kind, name),
-                type=self.type,
-                name=name,
-                olds=olds if olds is not None else struct_pb2.Struct(),
-                news=to_struct({k: v for k, v in inputs.items() if v is not None}),
-            )
-        )
-        if resp.failures:
-            raise CheckFailed([(f.property, f.reason) for f in resp.failures])
-        return resp
+    def urn(self, name: str) -> str:
+        return urn_for(self.kind, name)
+
+    def news(self, inputs: dict[str, Any]) -> struct_pb2.Struct:
+        return to_struct({k: v for k, v in inputs.items() if v is not None})
+
+    def wire(self, struct: struct_pb2.Struct) -> struct_pb2.Struct:
+        return struct
+
+    def typed(self, **more: Any) -> dict[str, Any]:
+        return {"type": self.type, **more}
+
+    def old_inputs(self, state: State) -> dict[str, Any]:
+        return {"old_inputs": state.inputs}
 
     def create(self, inputs: dict[str, Any], name: str = "r", preview: bool = False) -> State:
-        urn = urn_for(self.kind, name)
+        urn = self.urn(name)
         checked = self.check(inputs, name=name).inputs
-        resp = self.stub.Create(
-            pb.CreateRequest(urn=urn, type=self.type, properties=checked, preview=preview)
-        )
+        resp = self._create(urn, checked, preview=preview)
         return State(resp.id, urn, checked, resp.properties, ["preview" if preview else "create"])
 
     def diff(self, state: State, inputs: dict[str, Any]) -> tuple[pb.DiffResponse, struct_pb2.Struct]:
-        checked = self.check(inputs, olds=state.inputs).inputs
-        resp = self.stub.Diff(
-            pb.DiffRequest(
-                id=state.id,
-                urn=state.urn,
-                type=self.type,
-                olds=state.outputs,
-                news=checked,
-                old_inputs=state.inputs,
-            )
-        )
-        return resp, checked
+        return self._diff(state, inputs)
 
     def up(self, state: State, inputs: dict[str, Any], preview: bool = False) -> State:
-        resp, checked = self.diff(state, inputs)
-        if resp.changes != pb.DiffResponse.DIFF_SOME:
-            return State(state.id, state.urn, checked, state.outputs, [*state.history, "same"])
-        if not resp.replaces:
-            up = self.stub.Update(
-                pb.UpdateRequest(
-                    id=state.id,
-                    urn=state.urn,
-                    type=self.type,
-                    olds=state.outputs,
-                    news=checked,
-                    old_inputs=state.inputs,
-                    preview=preview,
-                )
-            )
-            return State(state.id, state.urn, checked, up.properties, [*state.history, "update"])
-        if preview:
-            created = self.stub.Create(
-                pb.CreateRequest(urn=state.urn, type=self.type, properties=checked, preview=True)
-            )
-            return State(created.id, state.urn, checked, created.properties, [*state.history, "replace"])
-        if resp.deleteBeforeReplace:
-            self.delete(state)
-            created = self.stub.Create(pb.CreateRequest(urn=state.urn, type=self.type, properties=checked))
-            step = "delete-create"
-        else:
-            created = self.stub.Create(pb.CreateRequest(urn=state.urn, type=self.type, properties=checked))
-            self.delete(state)
-            step = "create-delete"
-        return State(created.id, state.urn, checked, created.properties, [*state.history, step])
-
-    def refresh(self, state: State) -> State | None:
-        resp = self.stub.Read(
-            pb.ReadRequest(
-                id=state.id, urn=state.urn, type=self.type, properties=state.outputs, inputs=state.inputs
-            )
-        )
-        if not resp.id:
-            return None
-        inputs = resp.inputs if resp.HasField("inputs") else state.inputs
-        return State(resp.id, state.urn, inputs, resp.properties, [*state.history, "refresh"])
+        return self._up(state, inputs, preview)
 
     def import_(self, id_: str, name: str = "imported") -> tuple[State, list[tuple[str, str]]]:
         """`pulumi import`: Read with the id alone, then Check(olds=inputs, news=inputs), whose
@@ -274,10 +203,3 @@ class PluginEngine:
         )
         warnings = [(f.property, f.reason) for f in checked.failures]
         return State(resp.id, urn, resp.inputs, resp.properties, ["import"]), warnings
-
-    def delete(self, state: State) -> None:
-        self.stub.Delete(
-            pb.DeleteRequest(
-                id=state.id, urn=state.urn, type=self.type, properties=state.outputs, old_inputs=state.inputs
-            )
-        )

@@ -10,18 +10,45 @@ no provider. Used by tests/test_shards.py and benchmarks/shards.py.
 from __future__ import annotations
 
 import copy
-import runpy
 import threading
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from _host import Engine, ProviderHost, State, engine, from_struct, strip_secrets
+from _inventory import run_program
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from microvisor_pulumi.emulator import Emulator
+from microvisor_pulumi.inventory import shards
+
 KINDS = ("AccountConfig", "AccountSecret", "DeviceConfig", "DeviceSecret")
+
+
+def configured_host(emu: Emulator) -> ProviderHost:
+    """A provider host whose provider config points at `emu` (the caller closes it)."""
+    host = ProviderHost()
+    host.configure(
+        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
+    )
+    return host
+
+
+def stack_config(folder: Path, stack: str) -> dict[str, str]:
+    """The stack config a user sets with set-secrets.sh: a new value per Secret, so writes show."""
+    data = shards.load_stack(stack, folder)
+    names = list(data.account_secrets.values())
+    for device in data.devices.values():
+        names += device["secrets"].values()
+    return {name: f"value-of:{name}" for name in names}
+
+
+def single_stack_config(folder: Path) -> dict[str, str]:
+    """The same for the single-stack program: the names its set-secrets.sh sets, credentials aside."""
+    script = (folder / "set-secrets.sh").read_text().splitlines()
+    names = [line.split()[-1] for line in script if line.startswith("pulumi config set --secret ")]
+    return {name: f"value-of:{name}" for name in names if not name.startswith("twilio:")}
 
 
 def _plain(value: Any) -> Any:
@@ -82,22 +109,10 @@ class ShardMocks(pulumi.runtime.Mocks):
 
     def up(self, folder: Path, stack: str, config: dict[str, str]) -> list[tuple[str, str]]:
         """One `pulumi up -s stack` of the folder's program; returns this run's (name, step)s."""
-        project = yaml.safe_load((folder / "Pulumi.yaml").read_text())["name"]
         self.stack = stack
         self._seen = set()
         first = len(self.steps)
-        pulumi.runtime.set_mocks(self, project=project, stack=stack, preview=False, monitor=_Monitor(self))
-        full = {f"{project}:{k}": v for k, v in config.items()}
-        pulumi.runtime.set_all_config(full, list(full))
-
-        @pulumi.runtime.test
-        def program() -> None:
-            runpy.run_path(str(folder / "__main__.py"), run_name="__main__")
-
-        try:
-            program()
-        finally:
-            pulumi.runtime.set_all_config({}, [])
+        run_program(folder, self, config, stack=stack, monitor=_Monitor(self))
         held = self.states.setdefault(stack, {})
         for key in [k for k in held if k not in self._seen]:
             state = held.pop(key)

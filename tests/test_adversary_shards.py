@@ -7,7 +7,6 @@ through the real provider host (tests/_shards.py), so what is checked is what Tw
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shlex
@@ -18,32 +17,38 @@ from typing import Any
 
 import pytest
 from _host import ProviderHost
-from _shards import ShardMocks
+from _inventory import run_inventory
+from _shards import ShardMocks, configured_host, single_stack_config, stack_config
 
 from microvisor_pulumi.emulator import Emulator
 from microvisor_pulumi.emulator.fleet import fleet_devices, seed_fleet
 from microvisor_pulumi.inventory import shards
-from microvisor_pulumi.inventory.cli import main
 
 
-def _inventory(emu: Emulator, out: Path, *extra: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    rc = main(
-        ["--out", str(out), "--endpoint", emu.url, *extra],
-        environ={"TWILIO_ACCOUNT_SID": emu.account_sid, "TWILIO_AUTH_TOKEN": emu.auth_token},
-        stdin=io.StringIO(),
-        stdout=stdout,
-        stderr=stderr,
-    )
-    return rc, stdout.getvalue(), stderr.getvalue()
+def _fleet(make_emulator: Any, count: int, *, spec_checked: bool = True) -> tuple[Emulator, list[Any]]:
+    """An emulator seeded with `count` fleet devices and their items. `spec_checked=False` for tests
+    that deploy: the providers' writes are checked against the spec by their own tests."""
+    devices = fleet_devices(count)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    if not spec_checked:
+        emu.observer = None
+    return emu, devices
 
 
-def _config(folder: Path, stack: str) -> dict[str, str]:
-    data = shards.load_stack(stack, folder)
-    names = list(data.account_secrets.values())
-    for device in data.devices.values():
-        names += device["secrets"].values()
-    return {name: f"value-of:{name}" for name in names}
+def _inventory_ok(emu: Emulator, out: Path, *extra: str) -> str:
+    """An inventory run that must succeed; its stdout."""
+    rc, stdout, stderr = run_inventory(emu, out, *extra)
+    assert rc == 0, stderr
+    return stdout
+
+
+def _deploy_all(mocks: ShardMocks, out: Path) -> dict[str, dict[str, str]]:
+    """`up` of every stack once, with the config set-secrets.sh stores; that config, by stack."""
+    config = {stack: stack_config(out, stack) for stack in shards.read_stacks(out)}
+    for stack, values in config.items():
+        mocks.up(out, stack, values)
+    return config
 
 
 @pytest.fixture
@@ -51,14 +56,7 @@ def host_for() -> Iterator[Any]:
     hosts: list[ProviderHost] = []
 
     def make(emu: Emulator) -> ProviderHost:
-        host = ProviderHost()
-        host.configure(
-            {
-                "twilio:accountSid": emu.account_sid,
-                "twilio:authToken": emu.auth_token,
-                "twilio:endpoint": emu.url,
-            }
-        )
+        host = configured_host(emu)
         hosts.append(host)
         return host
 
@@ -72,18 +70,12 @@ def test_swapping_two_devices_names_does_not_swap_their_secrets(make_emulator, h
     names (on Twilio, with a third name in between) traded config names on the next inventory run:
     each stack config still held the values set for the old names, so the next `up` wrote one
     device's certificate and key onto the other. A re-run keeps the names the stack files record."""
-    devices = fleet_devices(3)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
-    emu.observer = None
+    emu, devices = _fleet(make_emulator, 3, spec_checked=False)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "10", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "10", "--quiet")
     mocks = ShardMocks(host_for(emu))
-    stacks = list(shards.read_stacks(out))
-    config = {stack: _config(out, stack) for stack in stacks}  # what set-secrets.sh stored, once
-    for stack in stacks:
-        mocks.up(out, stack, config[stack])
+    config = _deploy_all(mocks, out)  # what set-secrets.sh stored, once
+    stacks = list(config)
     (a, name_a), (b, name_b) = devices[0], devices[1]
     before = {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)}
     assert before[a] != before[b]
@@ -91,8 +83,7 @@ def test_swapping_two_devices_names_does_not_swap_their_secrets(make_emulator, h
     emu.store.update_device(a, unique_name="temporary")
     emu.store.update_device(b, unique_name=name_a)
     emu.store.update_device(a, unique_name=name_b)
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "10", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "10", "--quiet")
     for stack in stacks:
         steps = mocks.up(out, stack, config[stack])  # the stack configs did not change
         assert {step for _, step in steps} == {"same"}, steps
@@ -108,12 +99,9 @@ def test_hand_edited_config_names_are_refused(make_emulator, tmp_path):
     """The kept names are read from files edited by hand and written into shell scripts: a name that
     is not a plain config name, or one name read by two Secrets (a `config cp` into a stack that
     uses it would replace another Secret's value), is refused before the account is read."""
-    devices = fleet_devices(2)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 2)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "1", "--quiet")
     path = out / "stacks" / "shard-000.json"
     good = path.read_text()
     data = json.loads(good)
@@ -128,7 +116,7 @@ def test_hand_edited_config_names_are_refused(make_emulator, tmp_path):
         data["devices"][sid]["secrets"]["client-key"] = name
         path.write_text(json.dumps(data))
         emu.clear_request_log()
-        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
+        rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "1", "--quiet")
         assert rc == 2 and message in stderr, stderr
         assert emu.request_log() == []
         with pytest.raises(shards.ShardError, match=re.escape(message)):
@@ -141,16 +129,12 @@ def test_plain_inventory_never_replaces_a_sharded_program(make_emulator, host_fo
     """`inventory --force` without --devices-per-stack into a sharded folder wrote the single-stack
     program over the sharded one: every shard's next `up` then declared the whole account and
     adopted (overwrite=True) what the other stacks own, and ignored pending moves."""
-    devices = fleet_devices(4)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
-    emu.observer = None
+    emu, devices = _fleet(make_emulator, 4, spec_checked=False)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--quiet")
     before = {p: p.read_text() for p in out.rglob("*") if p.is_file()}
     emu.clear_request_log()
-    rc, _, stderr = _inventory(emu, out, "--force", "--quiet")
+    rc, _, stderr = run_inventory(emu, out, "--force", "--quiet")
     assert rc == 2 and "sharded" in stderr and "--devices-per-stack" in stderr, stderr
     assert emu.request_log() == []  # refused before the account is read
     assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before
@@ -158,7 +142,7 @@ def test_plain_inventory_never_replaces_a_sharded_program(make_emulator, host_fo
     mocks = ShardMocks(host_for(emu))
     owners = {sid: name for name, data in shards.read_stacks(out).items() for sid in data.devices}
     for stack in shards.read_stacks(out):
-        for name, _ in mocks.up(out, stack, _config(out, stack)):
+        for name, _ in mocks.up(out, stack, stack_config(out, stack)):
             owner = name.split("/", 1)[0]
             assert owner == "account" if stack == "account" else owners[owner] == stack
 
@@ -167,41 +151,33 @@ def test_sharding_over_a_single_stack_program_needs_split_stack(make_emulator, t
     """`--devices-per-stack --force` over the plain inventory's program replaced it without moving
     anything: the stack that deployed it kept every resource in its state (its `pulumi destroy`
     deletes them from Twilio, no program run) while the new stacks adopted the same items."""
-    devices = fleet_devices(3)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 3)
     out = tmp_path / "greenhouse"
-    rc, _, stderr = _inventory(emu, out, "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--quiet")
     program = (out / "__main__.py").read_text()
     emu.clear_request_log()
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
     assert rc == 2 and "--split-stack" in stderr, stderr
     assert emu.request_log() == [] and not (out / "stacks").exists()
     assert (out / "__main__.py").read_text() == program
     # A program of the user's own is still theirs to replace with --force.
     (out / "__main__.py").write_text("import pulumi\n")
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--force", "--quiet")
 
 
 def test_split_stack_name_is_a_stack_name_and_its_urns_use_the_bare_name(make_emulator, tmp_path):
     """--split-stack went unquoted into every `config cp` and `state move` line of the move script,
     and whole into the URNs: `dev;touch pwned` ran a command, and `acme/dev` (an organisation's
     stack) gave URNs no stack holds, which `pulumi state move` only warns about."""
-    devices = fleet_devices(2)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 2)
     out = tmp_path / "greenhouse"
-    rc, _, stderr = _inventory(emu, out, "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--quiet")
     for bad in ("dev;touch pwned", "dev$(touch pwned)", "dev\nrm -rf stacks", "-dev", "acme/other/dev", ""):
         emu.clear_request_log()
-        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "5", f"--split-stack={bad}", "--quiet")
+        rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "5", f"--split-stack={bad}", "--quiet")
         assert rc == 2 and "--split-stack" in stderr and "stack name" in stderr, (bad, stderr)
         assert emu.request_log() == [] and not (out / "stacks").exists()
-    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "acme/dev")
-    assert rc == 0, stderr
+    stdout = _inventory_ok(emu, out, "--devices-per-stack", "5", "--split-stack", "acme/dev")
     lines = [shlex.split(line) for line in stdout.splitlines() if line.startswith("pulumi ")]
     moves = [words for words in lines if words[:3] == ["pulumi", "state", "move"]]
     assert moves and all(words[words.index("--source") + 1] == "acme/dev" for words in moves)
@@ -218,7 +194,7 @@ def test_one_device_sid_in_two_cases_gets_one_owner(make_emulator, tmp_path):
     emu = make_emulator(devices=[(sid, name), (upper, None), (other, None)])
     emu.observer = None
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1")
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "1")
     assert rc == 0, stderr
     owners = {s.lower(): stack for stack, data in shards.read_stacks(out).items() for s in data.devices}
     listed = [s for data in shards.read_stacks(out).values() for s in data.devices]
@@ -248,8 +224,7 @@ def test_every_line_of_the_sharded_layout_is_printable(make_emulator, tmp_path):
     emu.store.create_item("config", "bidi\u202ekey", "x\u2029y", devices[2][0])
     emu.store.create_item("secret", "sep\u2028secret", "s3cret", devices[2][0])
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--quiet")
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) >= 8
     for path in files:
@@ -267,18 +242,14 @@ def test_move_script_lines_are_printable_and_give_pulumi_the_exact_urns(make_emu
     """A key may hold U+2028 or U+202E (the check keeps them); the URN built from it went raw into
     move-resources.sh. The script now spells such characters as printf octal escapes: every line is
     printable, and /bin/sh still hands `pulumi state move` the exact URN."""
-    devices = fleet_devices(2)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 2)
     odd_keys = ("sep\u2028key", "bidi\u202e'%s\\n")
     for sid, _ in devices:
         for key in odd_keys:
             emu.store.create_item("config", key, "v", sid)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
-    assert rc == 0, stderr
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--reshard", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--quiet")
+    _inventory_ok(emu, out, "--devices-per-stack", "1", "--reshard", "--quiet")
     script = out / shards.MOVE_SCRIPT
     for n, line in enumerate(script.read_text(encoding="utf-8").split("\n"), start=1):
         assert line.isprintable() and not [c for c in HOSTILE if c in line], f"{n}: {line!r}"
@@ -310,24 +281,18 @@ def test_a_device_missing_from_the_listing_is_not_dropped_without_drop_missing(
     """A re-run dropped from its shard file every device the listing lacked, and the shard's next
     `up` deleted that device's Configs and Secrets from Twilio: a listing that leaves out a live
     device (a broken or hostile --endpoint) was enough. The same for one item of a listed device."""
-    devices = fleet_devices(3)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
-    emu.observer = None
+    emu, devices = _fleet(make_emulator, 3, spec_checked=False)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--quiet")
     mocks = ShardMocks(host_for(emu))
-    stacks = list(shards.read_stacks(out))
-    config = {stack: _config(out, stack) for stack in stacks}
-    for stack in stacks:
-        mocks.up(out, stack, config[stack])
+    config = _deploy_all(mocks, out)
+    stacks = list(config)
     hidden, _ = devices[0]
     listed = emu.store.list_devices
     monkeypatch.setattr(emu.store, "list_devices", lambda: [d for d in listed() if d[1]["sid"] != hidden])
     emu.store.delete_item("config", "prefs", devices[1][0])  # and one item really deleted
     before = {p: p.read_text() for p in (out / "stacks").glob("*.json")}
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2")
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "2")
     assert rc == 2, stderr
     assert f"device {hidden} (shard-000) and its 6 items" in stderr
     assert f'{devices[1][0]} Config "prefs"' in stderr and "--drop-missing" in stderr
@@ -338,8 +303,7 @@ def test_a_device_missing_from_the_listing_is_not_dropped_without_drop_missing(
         assert not [n for n, step in steps if step == "delete"], steps
     assert len(emu.store.list_items("config", hidden)) == 3
     # The operator's word drops both.
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--drop-missing", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--drop-missing", "--quiet")
     owners = {sid for data in shards.read_stacks(out).values() for sid in data.devices}
     assert hidden not in owners and len(owners) == 2
 
@@ -348,12 +312,9 @@ def test_a_stack_file_names_its_devices_by_sid_only(make_emulator, tmp_path):
     """The providers take a unique name where a device SID goes, so a device added by hand under its
     unique name to a second shard passed the one-owner check (which compares SIDs) and gave the
     device two owners."""
-    devices = fleet_devices(2)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 2)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "1", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "1", "--quiet")
     stacks = shards.read_stacks(out)
     (sid,) = stacks["shard-000"].devices
     name = stacks["shard-000"].devices[sid]["name"]
@@ -366,12 +327,6 @@ def test_a_stack_file_names_its_devices_by_sid_only(make_emulator, tmp_path):
         shards.load_stack("shard-000", out)
 
 
-def _plain_config(out: Path) -> dict[str, str]:
-    script = (out / "set-secrets.sh").read_text().splitlines()
-    names = [line.split()[-1] for line in script if line.startswith("pulumi config set --secret ")]
-    return {name: f"value-of:{name}" for name in names if not name.startswith("twilio:")}
-
-
 @pytest.mark.parametrize("layout", ["calls", "table"])
 def test_single_stack_rerun_and_split_keep_each_secrets_config_name(
     make_emulator, host_for, tmp_path, layout
@@ -379,14 +334,10 @@ def test_single_stack_rerun_and_split_keep_each_secrets_config_name(
     """The single-stack program has the same names from unique names: two devices that traded names
     traded Secrets on the next `inventory --force` and `up`, and `--split-stack` then copied each
     device's config name from the other's. The names the program being replaced reads are kept."""
-    devices = fleet_devices(3)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
-    emu.observer = None
+    emu, devices = _fleet(make_emulator, 3, spec_checked=False)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--layout", layout, "--quiet")
-    assert rc == 0, stderr
-    config = _plain_config(out)
+    _inventory_ok(emu, out, "--layout", layout, "--quiet")
+    config = single_stack_config(out)
     mocks = ShardMocks(host_for(emu))
     mocks.up(out, "dev", config)
     (a, name_a), (b, name_b) = devices[0], devices[1]
@@ -394,15 +345,13 @@ def test_single_stack_rerun_and_split_keep_each_secrets_config_name(
     emu.store.update_device(a, unique_name="temporary")
     emu.store.update_device(b, unique_name=name_a)
     emu.store.update_device(a, unique_name=name_b)
-    rc, _, stderr = _inventory(emu, out, "--layout", layout, "--force", "--quiet")
-    assert rc == 0, stderr
-    assert set(_plain_config(out)) == set(config)
+    _inventory_ok(emu, out, "--layout", layout, "--force", "--quiet")
+    assert set(single_stack_config(out)) == set(config)
     steps = mocks.up(out, "dev", config)
     assert {step for _, step in steps} == {"same"}, steps
     assert {sid: emu.store.secret_value_for_device("client-key", sid) for sid in (a, b)} == before
     # Split: each new stack reads the very name `dev` holds the value under.
-    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--split-stack", "dev")
-    assert rc == 0, stderr
+    stdout = _inventory_ok(emu, out, "--devices-per-stack", "2", "--split-stack", "dev")
     copied = {
         shlex.split(line)[-1]: shlex.split(line)[6]
         for line in stdout.splitlines()
@@ -444,13 +393,9 @@ def test_a_stack_refuses_credentials_of_another_account(make_emulator, host_for,
     credentials (a CI variable, a stray TWILIO_ACCOUNT_SID) are another account's would take over
     that account's items of the same keys. The program now compares the account its credentials
     resolve to (as the provider resolves them) with the one its stack files were written for."""
-    devices = fleet_devices(2)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
-    emu.observer = None
+    emu, devices = _fleet(make_emulator, 2, spec_checked=False)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--quiet")
     mocks = ShardMocks(host_for(emu))
     other = "AC" + "f" * 32
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", other)
@@ -458,25 +403,21 @@ def test_a_stack_refuses_credentials_of_another_account(make_emulator, host_for,
     emu.clear_request_log()
     for stack in shards.read_stacks(out):
         with pytest.raises(Exception, match=f"credentials are of account {other}"):
-            mocks.up(out, stack, _config(out, stack))
+            mocks.up(out, stack, stack_config(out, stack))
     assert emu.request_log() == [] and not any(mocks.states.values())
     # The same account in either case of hex is the same account.
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + emu.account_sid[2:].upper())
     for stack in shards.read_stacks(out):
-        assert mocks.up(out, stack, _config(out, stack))
+        assert mocks.up(out, stack, stack_config(out, stack))
 
 
 def test_reshard_twice_or_force_before_the_moves_is_refused(make_emulator, tmp_path):
     """Held already (kept as a guard): while stacks/pending-moves.json exists, no re-run of any kind
     (a second --reshard, --force, the plain layout) touches the folder or reads the account."""
-    devices = fleet_devices(4)
-    emu = make_emulator(devices=devices)
-    seed_fleet(emu.store, devices)
+    emu, devices = _fleet(make_emulator, 4)
     out = tmp_path / "fleet"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "4", "--quiet")
-    assert rc == 0, stderr
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--reshard", "--quiet")
-    assert rc == 0, stderr
+    _inventory_ok(emu, out, "--devices-per-stack", "4", "--quiet")
+    _inventory_ok(emu, out, "--devices-per-stack", "2", "--reshard", "--quiet")
     before = {p: p.read_text() for p in out.rglob("*") if p.is_file()}
     emu.clear_request_log()
     for flags in (
@@ -485,7 +426,7 @@ def test_reshard_twice_or_force_before_the_moves_is_refused(make_emulator, tmp_p
         ["--devices-per-stack", "2", "--reshard", "--force", "--drop-missing"],
         ["--force"],
     ):
-        rc, _, stderr = _inventory(emu, out, *flags, "--quiet")
+        rc, _, stderr = run_inventory(emu, out, *flags, "--quiet")
         assert rc == 2 and ("pending-moves.json exists" in stderr or "sharded" in stderr), (flags, stderr)
     assert emu.request_log() == []
     assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before

@@ -13,7 +13,6 @@ import copy
 import io
 import json
 import re
-import runpy
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import pulumi
 import pytest
 import yaml
 from _host import ROOT, Engine, ProviderHost, State, engine, from_struct, strip_secrets
+from _inventory import inventory_env, run_inventory, run_program
 from pulumi.runtime import rpc
 
 from microvisor_pulumi.emulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Emulator
@@ -56,22 +56,6 @@ def fleet(spec_validator: Any) -> Iterator[Emulator]:
     seed_fleet(emu.store, devices)
     yield emu
     emu.stop()
-
-
-def _env(emu: Emulator) -> dict[str, str]:
-    return {"TWILIO_ACCOUNT_SID": emu.account_sid, "TWILIO_AUTH_TOKEN": emu.auth_token}
-
-
-def _inventory(emu: Emulator, out: Path, *extra: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    rc = main(
-        ["--out", str(out), "--endpoint", emu.url, *extra],
-        environ=_env(emu),
-        stdin=io.StringIO(),
-        stdout=stdout,
-        stderr=stderr,
-    )
-    return rc, stdout.getvalue(), stderr.getvalue()
 
 
 def snapshot(emu: Emulator) -> dict[str, Any]:
@@ -134,23 +118,6 @@ class HostMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(folder: Path, mocks: pulumi.runtime.Mocks, config: dict[str, str]) -> None:
-    """Run the folder's __main__.py as `pulumi up` would, with ``config`` as secret stack config."""
-    project = yaml.safe_load((folder / "Pulumi.yaml").read_text())["name"]
-    pulumi.runtime.set_mocks(mocks, project=project, stack="dev", preview=False)
-    full = {f"{project}:{k}": v for k, v in config.items()}
-    pulumi.runtime.set_all_config(full, list(full))
-
-    @pulumi.runtime.test
-    def program() -> None:
-        runpy.run_path(str(folder / "__main__.py"), run_name="__main__")
-
-    try:
-        program()
-    finally:
-        pulumi.runtime.set_all_config({}, [])
-
-
 def _ruff_clean(folder: Path) -> None:
     for args in (["check"], ["format", "--check"]):
         done = subprocess.run(
@@ -168,7 +135,7 @@ def adopted(fleet: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     out = tmp_path_factory.mktemp("adopt") / "greenhouse"
     before = snapshot(fleet)
     fleet.clear_request_log()
-    rc, stdout, stderr = _inventory(fleet, out)
+    rc, stdout, stderr = run_inventory(fleet, out)
     assert rc == 0, stderr
     inventory_log = fleet.request_log()
 
@@ -225,7 +192,7 @@ def read_inventory_offline(emu: Emulator) -> Any:
     """The inventory as the command read it, re-read through the client (for the config names)."""
     from microvisor_pulumi._twilio import Settings, TwilioClient
 
-    settings = Settings.resolve(config={}, environ={**_env(emu), "TWILIO_ENDPOINT": emu.url})
+    settings = Settings.resolve(config={}, environ={**inventory_env(emu), "TWILIO_ENDPOINT": emu.url})
     with TwilioClient(settings) as client:
         return read_inventory(client, emu.account_sid)
 
@@ -349,7 +316,7 @@ def test_small_fleet_gets_one_call_per_resource_and_runs(make_emulator, tmp_path
     emu.store.create_item("config", "quotes", "say \"hi\" and 'bye'\n\ttab \\ ключ\u2028", devices[0][0])
     emu.store.create_item("config", "long", "x" * 300)
     before = snapshot(emu)
-    rc, _, stderr = _inventory(emu, tmp_path / "small")
+    rc, _, stderr = run_inventory(emu, tmp_path / "small")
     assert rc == 0, stderr
     program = (tmp_path / "small" / "__main__.py").read_text()
     assert "DEVICES = {" not in program and program.split('"""')[2].count("overwrite=True") == 17
@@ -445,10 +412,10 @@ def test_existing_project_is_not_replaced_without_force(make_emulator, tmp_path)
     out = tmp_path / "p"
     out.mkdir()
     (out / "__main__.py").write_text("# mine\n")
-    rc, _, stderr = _inventory(fleet, out, "--quiet")
+    rc, _, stderr = run_inventory(fleet, out, "--quiet")
     assert rc == 2 and "--force" in stderr
     assert (out / "__main__.py").read_text() == "# mine\n"
-    rc, _, _ = _inventory(fleet, out, "--quiet", "--force", "--project", "mine")
+    rc, _, _ = run_inventory(fleet, out, "--quiet", "--force", "--project", "mine")
     assert rc == 0 and yaml.safe_load((out / "Pulumi.yaml").read_text())["name"] == "mine"
 
 
@@ -502,7 +469,7 @@ def test_example_is_the_inventory_of_the_seeded_fleet(fleet, tmp_path):
     to rewrite it after a deliberate change."""
     import os
 
-    rc, _, stderr = _inventory(fleet, tmp_path / "adopted-fleet", "--quiet")
+    rc, _, stderr = run_inventory(fleet, tmp_path / "adopted-fleet", "--quiet")
     assert rc == 0, stderr
     fresh = {p.name: p.read_text() for p in (tmp_path / "adopted-fleet").iterdir()}
     if os.environ.get("MICROVISOR_UPDATE_EXAMPLES") == "1":
@@ -543,7 +510,7 @@ def test_reading_devices_in_parallel_gives_the_same_inventory(make_emulator):
     devices = fleet_devices(12)
     emu = make_emulator(devices=devices)
     seed_fleet(emu.store, devices)
-    settings = Settings.resolve(config={}, environ={**_env(emu), "TWILIO_ENDPOINT": emu.url})
+    settings = Settings.resolve(config={}, environ={**inventory_env(emu), "TWILIO_ENDPOINT": emu.url})
     seen: list[tuple[int, int]] = []
     with TwilioClient(settings) as client:
         one = read_inventory(client, emu.account_sid, workers=1)
@@ -621,7 +588,7 @@ def test_items_the_provider_refuses_are_left_out_and_the_rest_deploys(make_emula
     out = tmp_path / "odd"
     # --quiet silences the summary and the commands, not the warning.
     quiet = ["--quiet"] if layout == "table" else []
-    rc, stdout, stderr = _inventory(emu, out, "--layout", layout, *quiet)
+    rc, stdout, stderr = run_inventory(emu, out, "--layout", layout, *quiet)
     assert rc == 0, stderr
     assert (stdout == "") == bool(quiet)
     # Every refused item is named (escaped) in a warning on stderr, with the rule it breaks.
@@ -680,7 +647,7 @@ def test_a_sharded_layout_leaves_out_the_same_items_and_warns(make_emulator, tmp
     # out of every stack file and named on stderr all the same (even with --quiet).
     emu, _ = _odd_fleet(make_emulator)
     out = tmp_path / "sharded"
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "2", "--quiet")
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "2", "--quiet")
     assert rc == 0, stderr
     refused = {
         *REFUSED_ACCOUNT_CONFIGS,
@@ -769,7 +736,7 @@ def test_forged_sids_are_reported_and_never_reach_the_program(make_emulator, tmp
         stdout, stderr = io.StringIO(), io.StringIO()
         rc = main(
             ["--out", str(tmp_path / "p"), "--endpoint", proxy.url, "--layout", "calls"],
-            environ=_env(emu),
+            environ=inventory_env(emu),
             stdin=io.StringIO(),
             stdout=stdout,
             stderr=stderr,

@@ -131,17 +131,7 @@ def test_preview_of_an_update_keeps_what_the_update_does_not_change(plugin: Plug
     diff, checked = keys.diff(key, {"friendly_name": "ci-renamed"})
     assert diff.changes == pb.DiffResponse.DIFF_SOME and not diff.replaces
     calls.reset()
-    answer = plugin.stub.Update(
-        pb.UpdateRequest(
-            id=key.id,
-            urn=key.urn,
-            type=keys.type,
-            olds=key.outputs,
-            news=checked,
-            old_inputs=key.inputs,
-            preview=True,
-        )
-    )
+    answer = keys.update(key, checked, preview=True)
     outs = from_struct(answer.properties)
     assert calls() == []
     assert outs["sid"] == key.id and outs["friendly_name"] == "ci-renamed"

@@ -11,7 +11,6 @@ actionlint.
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 import shutil
@@ -24,35 +23,18 @@ from typing import Any
 
 import pytest
 import yaml
-from _host import ProviderHost
-from _shards import ShardMocks
+from _inventory import run_inventory
+from _shards import ShardMocks, configured_host, single_stack_config, stack_config
 
 from microvisor_pulumi.emulator import Emulator
 from microvisor_pulumi.emulator.fleet import device_configs, device_secrets, fleet_devices, seed_fleet
 from microvisor_pulumi.inventory import shards
-from microvisor_pulumi.inventory.cli import main
 
 FLEET = 24
 ADDED = 8
 PER_STACK = 10
 ACTIONLINT = Path(sys.executable).with_name("actionlint")
 RUFF = Path(sys.executable).with_name("ruff")
-
-
-def _env(emu: Emulator) -> dict[str, str]:
-    return {"TWILIO_ACCOUNT_SID": emu.account_sid, "TWILIO_AUTH_TOKEN": emu.auth_token}
-
-
-def _inventory(emu: Emulator, out: Path, *extra: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    rc = main(
-        ["--out", str(out), "--endpoint", emu.url, *extra],
-        environ=_env(emu),
-        stdin=io.StringIO(),
-        stdout=stdout,
-        stderr=stderr,
-    )
-    return rc, stdout.getvalue(), stderr.getvalue()
 
 
 def _add_devices(emu: Emulator, first: int, last: int) -> None:
@@ -71,15 +53,6 @@ def _add_devices(emu: Emulator, first: int, last: int) -> None:
             store.create_item("secret", key, value, sid)
 
 
-def _config(folder: Path, stack: str) -> dict[str, str]:
-    """The stack config a user sets with set-secrets.sh: a new value per Secret, so writes show."""
-    data = shards.load_stack(stack, folder)
-    names = list(data.account_secrets.values())
-    for device in data.devices.values():
-        names += device["secrets"].values()
-    return {name: f"value-of:{name}" for name in names}
-
-
 def _stacks(folder: Path) -> list[str]:
     return list(shards.read_stacks(folder))
 
@@ -88,7 +61,7 @@ def _up_all(
     mocks: ShardMocks, emu: Emulator, folder: Path
 ) -> tuple[dict[str, list[tuple[str, str]]], list[Any]]:
     emu.clear_request_log()
-    steps = {stack: mocks.up(folder, stack, _config(folder, stack)) for stack in _stacks(folder)}
+    steps = {stack: mocks.up(folder, stack, stack_config(folder, stack)) for stack in _stacks(folder)}
     return steps, emu.request_log()
 
 
@@ -101,17 +74,10 @@ def _deployed_fleet(spec_validator: Any, folder: Path) -> Iterator[dict[str, Any
     out = folder / "fleet"
     host = None
     try:
-        rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
+        rc, stdout, stderr = run_inventory(emu, out, "--devices-per-stack", str(PER_STACK))
         assert rc == 0, stderr
         emu.observer = None  # the inventory's reads were checked; the providers' writes have their own tests
-        host = ProviderHost()
-        host.configure(
-            {
-                "twilio:accountSid": emu.account_sid,
-                "twilio:authToken": emu.auth_token,
-                "twilio:endpoint": emu.url,
-            }
-        )
+        host = configured_host(emu)
         mocks = ShardMocks(host)
         first, first_log = _up_all(mocks, emu, out)
         second, second_log = _up_all(mocks, emu, out)
@@ -192,7 +158,7 @@ def test_rerun_after_adding_devices_moves_none_of_the_old_ones(grown):
     emu, out, mocks = grown["emu"], grown["out"], grown["mocks"]
     before = _owners(out)
     _add_devices(emu, FLEET + 1, FLEET + ADDED)
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", str(PER_STACK))
     assert rc == 0, stderr
     after = _owners(out)
     assert {sid: after[sid] for sid in before} == before
@@ -229,7 +195,7 @@ def _reshard_and_replay(emu: Emulator, mocks: ShardMocks, deployed_out: Path, ou
     # Same project name as the deployed copy, so that the URNs match its states.
     assert project == "fleet"
     old = _owners(out)
-    rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "7", "--reshard")
+    rc, stdout, stderr = run_inventory(emu, out, "--devices-per-stack", "7", "--reshard")
     assert rc == 0, stderr
     new = _owners(out)
     moved = {sid for sid in old if new.get(sid) != old[sid]}
@@ -304,7 +270,7 @@ def test_program_refuses_a_device_listed_by_two_shards(deployed, tmp_path):
         shards.read_stacks(out)
     # ...and the inventory will not re-run into it (nor read the account first).
     emu.clear_request_log()
-    rc, _, stderr = _inventory(emu, out, "--devices-per-stack", str(PER_STACK))
+    rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", str(PER_STACK))
     assert rc == 2 and "one device, one owner" in stderr and emu.request_log() == []
 
 
@@ -347,12 +313,12 @@ def test_program_refuses_a_stack_without_a_file_and_misplaced_items(deployed, tm
 
 def test_rerun_refuses_another_account_and_a_plain_project(deployed, make_emulator, tmp_path):
     other = make_emulator(devices=fleet_devices(2), account_sid="AC" + "f" * 32)
-    rc, _, stderr = _inventory(other, deployed["out"], "--devices-per-stack", "5", "--quiet")
+    rc, _, stderr = run_inventory(other, deployed["out"], "--devices-per-stack", "5", "--quiet")
     assert rc == 2 and "not AC" + "f" * 32 in stderr
     plain = tmp_path / "plain"
-    rc, _, stderr = _inventory(other, plain, "--quiet")
+    rc, _, stderr = run_inventory(other, plain, "--quiet")
     assert rc == 0, stderr
-    rc, _, stderr = _inventory(other, plain, "--devices-per-stack", "5", "--quiet")
+    rc, _, stderr = run_inventory(other, plain, "--devices-per-stack", "5", "--quiet")
     assert rc == 2 and "--force" in stderr and not (plain / "stacks").exists()
     # Bad flags are refused before the account is read.
     other.clear_request_log()
@@ -361,7 +327,7 @@ def test_rerun_refuses_another_account_and_a_plain_project(deployed, make_emulat
         (["--devices-per-stack", "5", "--max-concurrency", "0"], "--max-concurrency must be at least 1"),
         (["--reshard"], "--reshard needs --devices-per-stack"),
     ):
-        rc, _, stderr = _inventory(other, tmp_path / "z", *flags, "--quiet")
+        rc, _, stderr = run_inventory(other, tmp_path / "z", *flags, "--quiet")
         assert rc == 2 and message in stderr, stderr
     assert other.request_log() == [] and not (tmp_path / "z").exists()
 
@@ -443,16 +409,11 @@ def test_split_one_stack_into_shards(make_emulator, tmp_path):
     emu = make_emulator(devices=devices)
     seed_fleet(emu.store, devices)
     out = tmp_path / "greenhouse"
-    rc, _, stderr = _inventory(emu, out, "--quiet")
+    rc, _, stderr = run_inventory(emu, out, "--quiet")
     assert rc == 0, stderr
-    script = (out / "set-secrets.sh").read_text().splitlines()
-    names = [line.split()[-1] for line in script if line.startswith("pulumi config set --secret ")]
-    config = {"dev": {name: f"value-of:{name}" for name in names if not name.startswith("twilio:")}}
+    config = {"dev": single_stack_config(out)}
     emu.observer = None
-    host = ProviderHost()
-    host.configure(
-        {"twilio:accountSid": emu.account_sid, "twilio:authToken": emu.auth_token, "twilio:endpoint": emu.url}
-    )
+    host = configured_host(emu)
     try:
         mocks = ShardMocks(host)
         first = mocks.up(out, "dev", config["dev"])
@@ -462,9 +423,9 @@ def test_split_one_stack_into_shards(make_emulator, tmp_path):
             (["--devices-per-stack", "5", "--split-stack", "shard-001"], "one of the sharded layout's own"),
             (["--devices-per-stack", "5", "--split-stack", "dev", "--reshard"], "do not go together"),
         ):
-            rc, _, stderr = _inventory(emu, out, *flags, "--quiet")
+            rc, _, stderr = run_inventory(emu, out, *flags, "--quiet")
             assert rc == 2 and message in stderr, stderr
-        rc, stdout, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev")
+        rc, stdout, stderr = run_inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev")
         assert rc == 0, stderr
         assert "Splitting stack dev moves everything it holds" in stdout
         assert _stacks(out) == ["account", "shard-000", "shard-001", "shard-002"]
@@ -478,7 +439,7 @@ def test_split_one_stack_into_shards(make_emulator, tmp_path):
             assert steps and {step for _, step in steps} == {"same"}, (stack, steps)
         assert emu.request_log() == []
         # Split once: the folder is sharded now.
-        rc, _, stderr = _inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev", "--quiet")
+        rc, _, stderr = run_inventory(emu, out, "--devices-per-stack", "5", "--split-stack", "dev", "--quiet")
         assert rc == 2 and "already sharded" in stderr
     finally:
         host.close()

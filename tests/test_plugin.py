@@ -471,10 +471,13 @@ def test_max_concurrency_one_serves_one_operation_at_a_time() -> None:
     assert shape == ["create", "name 429", "name 200"] + ["create", "name 200"] * 3, calls
 
 
-@pytest.mark.parametrize("setting,n,low,high", [(None, 40, 28, 32), ("48", 60, 40, 48)])
+@pytest.mark.parametrize(
+    "setting,n,low,high", [(None, 40, 28, 32), ("48", 60, 40, 48), ("120", 140, 105, 120)]
+)
 def test_the_plugin_serves_max_concurrency_creates_at_once(setting, n, low, high) -> None:
-    """The default 32, and a larger setting, which Configure widens the plugin's own pool to (its
-    pool starts at 32 + 4 threads: without the widening the second case stops at 36)."""
+    """The default 32, and larger settings, which Configure hands to the limiter and the operations
+    gate and widens the plugin's own pool to: the pool starts at 32 + 64 + 4 threads (room for the
+    engine's steps beyond the HTTP slots), so without the widening the last case stops at 100 (4 of them serve Check and Diff)."""
     with Emulator(latency=0.4) as slow:
         p = Plugin()
         try:

@@ -477,7 +477,7 @@ def test_max_concurrency_one_serves_one_operation_at_a_time() -> None:
 def test_the_plugin_serves_max_concurrency_creates_at_once(setting, n, low, high) -> None:
     """The default 32, and larger settings, which Configure hands to the limiter and the operations
     gate and widens the plugin's own pool to: the pool starts at 32 + 64 + 4 threads (room for the
-    engine's steps beyond the HTTP slots), so without the widening the last case stops at 100 (4 of them serve Check and Diff)."""
+    engine's steps beyond the HTTP slots), so without the widening the last case stops at 100."""
     with Emulator(latency=0.4) as slow:
         p = Plugin()
         try:

@@ -92,6 +92,11 @@ _STATUS_ERRORS: dict[int, type[TwilioError]] = {
 # Sent form values shorter than this are not scrubbed: "true", "abc" would blank out ordinary words.
 _MIN_SCRUB_LENGTH = 4
 _MAX_MESSAGE_LENGTH = 500
+# No Twilio answer comes near this (a full 1000-record page is a few MB); a body past it, decoded, is
+# a broken or hostile server (or a gzip bomb: a few MB that inflate to gigabytes) and is refused.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024  # a retried response's body read to keep its connection; past it, closed
 _AUTH_HEADER_RE = re.compile(
     r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?)(?:(?:basic|bearer)\s+)?[^\s"',;}]+"""
 )
@@ -128,6 +133,8 @@ class BudgetRetry(Retry):
         # The request's place in the account's limiter (None: unlimited), and how long to queue for it.
         self.slot: Slot | None = None
         self.slot_timeout: float | None = None
+        # The client's read timeout, which also bounds reading a retried response's body in all.
+        self.read_timeout = 30.0
 
     def new(self: _R, **kw: Any) -> _R:
         fresh = super().new(**kw)
@@ -137,6 +144,7 @@ class BudgetRetry(Retry):
         fresh.started_at = self.started_at
         fresh.slot = self.slot
         fresh.slot_timeout = self.slot_timeout
+        fresh.read_timeout = self.read_timeout
         return fresh
 
     def started(self: _R) -> _R:
@@ -186,6 +194,14 @@ class BudgetRetry(Retry):
             reason = error or ResponseError(f"retry budget of {self.budget_seconds:g} s exhausted")
             raise MaxRetryError(_pool, url or "", reason) from reason
         fresh.planned_sleep = delay
+        if response is not None:
+            # urllib3 next drains this body to reuse the connection, without any bound: an endless or
+            # trickling body would hang the call there. A short one is read here (undecoded, within
+            # the read timeout in all); any other drops the connection instead.
+            try:
+                _read_body(response, self.read_timeout, self.read_timeout, limit=_DRAIN_LIMIT, decode=False)
+            except (_BodyTooLarge, HTTPError, OSError):
+                _discard(response)
         return fresh
 
     def sleep(self, response: Any = None) -> None:
@@ -199,6 +215,46 @@ class _CreatePolicy(BudgetRetry):
     """The create POST's policy: a 429 is the one answer it may resend after (Twilio did nothing)."""
 
     RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
+
+
+def _discard(response: Any) -> None:
+    """Close a response's connection unread and give the (now closed) connection back to its pool."""
+    try:
+        response.close()
+    finally:
+        response.release_conn()
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _read_body(
+    response: Any, budget: float, read_timeout: float, *, limit: int = MAX_BODY_BYTES, decode: bool = True
+) -> bytes:
+    """The whole (decoded) body, within ``budget`` seconds in all and at most ``limit`` bytes.
+
+    A socket read timeout only bounds each silence, so a server sending a byte now and then would
+    hold the call forever; each read here waits at most for what is left of the budget. ``read1``
+    decompresses at most one chunk per call, so a gzip bomb is stopped at the limit, not in memory.
+    """
+    deadline = time.monotonic() + budget
+    parts: list[bytes] = []
+    size = 0
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimeoutError(None, "", "response body not complete within the read timeout")  # type: ignore[arg-type]
+        if sock is not None:
+            sock.settimeout(min(read_timeout, remaining))
+        chunk = response.read1(_READ_CHUNK, decode_content=decode)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        parts.append(chunk)
 
 
 def _load(response: Any) -> int | None:
@@ -375,10 +431,20 @@ class TwilioClient(TwilioEndpoints):
         manager = self._managers.get(origin)
         if manager is not None:
             return manager
+        failed = False
         with self._lock:
             manager = self._managers.get(origin)
             if manager is None:
-                manager = self._managers[origin] = self._new_manager(origin)
+                try:
+                    manager = self._managers[origin] = self._new_manager(origin)
+                except ValueError:  # urllib3's LocationParseError too
+                    failed = True
+        if failed or manager is None:
+            # Raised here, not chained: urllib3's message quotes the whole proxy URL, password included.
+            raise TwilioError(
+                f"the proxy configured for {urlsplit(origin).netloc} is not a valid URL "
+                "(check HTTPS_PROXY, HTTP_PROXY and ALL_PROXY, upper or lower case)"
+            )
         return manager
 
     def _new_manager(self, origin: str) -> urllib3.PoolManager:
@@ -511,17 +577,40 @@ class TwilioClient(TwilioEndpoints):
         # back for the sleep before a retry and queues for it again.
         slot = policy.slot = self._limiter.acquire(self._queue_timeout)
         policy.slot_timeout = self._queue_timeout
+        policy.read_timeout = self.settings.read_timeout
+        content = b""
         try:
-            response = manager.urlopen(
-                method,
-                target,
-                body=body,
-                headers=chosen,
-                retries=policy,
-                redirect=False,
-                timeout=self._timeout,
-                preload_content=True,
-            )
+            while True:
+                response = manager.urlopen(
+                    method,
+                    target,
+                    body=body,
+                    headers=chosen,
+                    retries=policy,
+                    redirect=False,
+                    timeout=self._timeout,
+                    preload_content=False,  # read below, bounded in size and time
+                )
+                try:
+                    content = _read_body(response, self.settings.read_timeout, self.settings.read_timeout)
+                    break
+                except _BodyTooLarge:
+                    _discard(response)
+                    failure = TwilioError(
+                        f"HTTP {response.status}: response body larger than {MAX_BODY_BYTES} bytes "
+                        "(decoded); refused",
+                        status=response.status,
+                        method=method,
+                        path=_path(url),
+                    )
+                    break
+                except (ReadTimeoutError, ProtocolError) as exc:
+                    _discard(response)
+                    if not retry:
+                        raise
+                    # The body broke off: the same retry policy (counters, budget) decides again.
+                    policy = policy.increment(method, target, error=exc)
+                    policy.sleep()
         except HTTPError as exc:
             failure = self._network_error(exc, method, _path(url), url, sent_once=not retry)
         finally:
@@ -530,7 +619,7 @@ class TwilioClient(TwilioEndpoints):
             # Raised outside the except block so neither __cause__ nor __context__ holds the
             # urllib3 exception (its text and attributes carry URLs and the request).
             raise failure
-        status, content = response.status, response.data
+        status = response.status
         response_headers = response.headers
         self._note_server_time(response_headers.get("Date"))
         if 200 <= status < 300:
@@ -719,7 +808,11 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # str.isdigit() also accepts characters float() refuses (a latin-1 "²"): a bad hint is no hint.
+        try:
+            return float(value)
+        except ValueError:
+            return None
     parsed = email.utils.parsedate_tz(value)
     if parsed is None:
         return None

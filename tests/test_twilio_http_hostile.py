@@ -215,10 +215,19 @@ def test_body_cut_short_is_retried_for_a_get_but_not_for_a_create(servers: list[
 # -- hints and headers -----------------------------------------------------------------------------
 
 
-def test_retry_after_with_a_non_ascii_digit_is_no_hint() -> None:
-    """``"²".isdigit()`` is true but ``float("²")`` fails: a latin-1 header byte must not crash."""
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "\u00b2",  # "²".isdigit() is true, but float("²") fails
+        "Mon, 01 Jan 99999999 00:00:00",  # a year past datetime's range
+        "Mon, 01 Jan 9999999999999999999999 00:00:00",  # overflows
+        "Mon, 01 Jan 9999999999999999999999 00:00:00 GMT",
+    ],
+)
+def test_malformed_retry_after_is_no_hint(hint: str) -> None:
+    """The server controls every byte of Retry-After: a malformed one is no hint, never a crash."""
     with FakeTwilio() as fake:
-        fake.add(Canned(429, {"code": 20429, "message": "slow down"}, headers={"Retry-After": "\u00b2"}))
+        fake.add(Canned(429, {"code": 20429, "message": "slow down"}, headers={"Retry-After": hint}))
         with pytest.raises(RateLimited) as info:
             client_for(fake.url).fetch_item("Configs", "k")
     assert info.value.code == 20429 and info.value.retry_after is None

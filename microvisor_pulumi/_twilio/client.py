@@ -803,20 +803,20 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
+    """The server's Retry-After hint in seconds; None when absent or malformed (never an exception:
+    this runs while an error is being built, and a server controls every byte of it)."""
+    value = (headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        # str.isdigit() also accepts characters float() refuses (a latin-1 "²"): a bad hint is no hint.
-        try:
+    try:
+        if value.isdigit():  # also true for characters float() refuses, such as a latin-1 "²"
             return float(value)
-        except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
             return None
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    except (ValueError, OverflowError):  # a year the calendar cannot hold, a digit float cannot read
         return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 def _error_from_response(

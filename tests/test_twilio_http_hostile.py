@@ -212,6 +212,19 @@ def test_body_cut_short_is_retried_for_a_get_but_not_for_a_create(servers: list[
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize("status", [200, 400])
+def test_deeply_nested_json_body_is_no_crash(status: int) -> None:
+    """json.loads raises RecursionError (not ValueError) on deep nesting: a 200 kB page of brackets
+    must become a clear error, not escape as an internal crash."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with FakeTwilio() as fake:
+        fake.add(Canned(status, deep))
+        with pytest.raises(TwilioError) as info:
+            client_for(fake.url).fetch_item("Configs", "k")
+    assert info.value.status == status
+    assert "JSON" in str(info.value)
+
+
 # -- hints and headers -----------------------------------------------------------------------------
 
 

@@ -766,7 +766,7 @@ def _parse_success(status: int, content: bytes, method: str, url: str) -> Record
         return None
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a few kB of "[[[[..." from a hostile server
         body = None
     if not isinstance(body, dict):
         raise TwilioError(
@@ -835,7 +835,7 @@ def _error_from_response(
     cls = _STATUS_ERRORS.get(status) or (ServerError if 500 <= status < 600 else TwilioError)
     try:
         body = json.loads(content) if content.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     message: str | None = None
     code: int | None = None

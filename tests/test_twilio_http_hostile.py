@@ -308,6 +308,35 @@ def test_tls_certificate_for_another_host_is_refused(
     assert server.requests == []
 
 
+def test_tls_ca_directory_from_the_environment_is_trusted(
+    servers: list[RawServer], clean_env: pytest.MonkeyPatch
+) -> None:
+    """``requests`` accepted a hashed certificate directory in REQUESTS_CA_BUNDLE; so does the client."""
+    server = tls_server("ip-server.pem")
+    servers.append(server)
+    clean_env.setenv("REQUESTS_CA_BUNDLE", str(TLS / "cadir"))
+    assert client_for(f"https://127.0.0.1:{server.port}").fetch_item("Configs", "k") == {"key": "k"}
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_tls_ca_bundle_that_is_missing_or_not_pem_is_named(
+    servers: list[RawServer], clean_env: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    """A typo in the bundle path must not read as "TLS handshake failed" on every request."""
+    server = tls_server("ip-server.pem")
+    servers.append(server)
+    missing = tmp_path / "no-such-ca.pem"
+    clean_env.setenv(variable, str(missing))
+    with pytest.raises(TwilioError, match=f"{variable}=.*no-such-ca.pem.* does not exist"):
+        client_for(f"https://127.0.0.1:{server.port}").fetch_item("Configs", "k")
+    garbage = tmp_path / "ca.txt"
+    garbage.write_text("not a certificate\n")
+    clean_env.setenv(variable, str(garbage))
+    with pytest.raises(TwilioError, match=f"{variable}=.*ca.txt.* holds no usable PEM certificate"):
+        client_for(f"https://127.0.0.1:{server.port}").fetch_item("Configs", "k")
+    assert server.requests == []
+
+
 # -- other hosts -----------------------------------------------------------------------------------
 
 

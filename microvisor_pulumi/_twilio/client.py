@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import re
+import ssl
 import threading
 import time
 import urllib.request
@@ -302,16 +303,34 @@ def _proxy_for(origin: str) -> str | None:
     return proxy
 
 
-def _ca_certs() -> str | None:
-    """The CA bundle ``requests`` would use: its environment variables, else certifi's bundle."""
-    chosen = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if chosen:
-        return chosen
+def _ca_certs() -> dict[str, str]:
+    """The CA bundle ``requests`` would use, as pool arguments: its environment variables (a file or,
+    as ``requests`` allowed, a hashed directory), else certifi's bundle.
+
+    A bundle that is missing or holds no certificate would otherwise surface only as "TLS handshake
+    failed" on every request, hiding the operator's typo: it is checked once, here, and named.
+    """
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        chosen = os.environ.get(name)
+        if not chosen:
+            continue
+        if os.path.isdir(chosen):
+            return {"ca_cert_dir": chosen}
+        if not os.path.isfile(chosen):
+            raise TwilioError(f"the CA bundle {name}={chosen!r} does not exist (or is not a file)")
+        try:
+            ssl.create_default_context(cafile=chosen)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise TwilioError(
+                f"the CA bundle {name}={chosen!r} holds no usable PEM certificate ({reason})"
+            ) from None
+        return {"ca_certs": chosen}
     try:
         import certifi
     except ImportError:  # pragma: no cover - requests' dependency, normally present
-        return None  # the system's trust store
-    return str(certifi.where())
+        return {}  # the system's trust store
+    return {"ca_certs": str(certifi.where())}
 
 
 class TwilioClient(TwilioEndpoints):
@@ -452,7 +471,7 @@ class TwilioClient(TwilioEndpoints):
         # (never, normally) a connection is opened for the request and closed after it.
         pool: dict[str, Any] = {"num_pools": 4, "maxsize": max(4, self.settings.max_concurrency)}
         if origin.startswith("https:"):
-            pool["ca_certs"] = _ca_certs()
+            pool.update(_ca_certs())
         proxy = _proxy_for(origin)
         if proxy is None:
             return urllib3.PoolManager(**pool)

@@ -7,6 +7,7 @@ hosts, malformed hints, and proxy URLs whose text carries a password.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import socket
 import ssl
@@ -225,6 +226,13 @@ def test_deeply_nested_json_body_is_no_crash(status: int) -> None:
     assert "JSON" in str(info.value)
 
 
+def test_corrupt_gzip_body_is_a_clear_error(servers: list[RawServer]) -> None:
+    server = RawServer(answer("200 OK", b"\x1f\x8b\x08\x00garbage" * 10, "Content-Encoding: gzip"))
+    servers.append(server)
+    with pytest.raises(TwilioError, match="could not be decoded"):
+        client_for(f"http://127.0.0.1:{server.port}").fetch_item("Configs", "k")
+
+
 # -- hints and headers -----------------------------------------------------------------------------
 
 
@@ -265,6 +273,25 @@ def test_malformed_proxy_url_never_shows_its_password(clean_env: pytest.MonkeyPa
         client.fetch_item("Configs", "k")
     assert "CANARY" not in str(info.value) and "CANARY" not in repr(info.value)
     assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_socks_proxy_is_refused_by_name(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ALL_PROXY", "socks5://user:pr0xy-CANARY@127.0.0.1:1080")
+    with pytest.raises(TwilioError, match="socks5:// proxy; only http:// and https://") as info:
+        client_for("http://127.0.0.1:9").fetch_item("Configs", "k")
+    assert "CANARY" not in str(info.value)
+
+
+def test_proxy_password_outside_latin1_is_sent_as_utf8(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Basic credentials go out in latin-1 when they can (as requests did), else in UTF-8."""
+    with FakeTwilio() as fake:
+        fake.add(Canned(200, {"key": "k"}))
+        clean_env.setenv("HTTP_PROXY", fake.url.replace("http://", "http://user:p%E2%82%ACss@"))
+        assert client_for(fake.url).fetch_item("Configs", "k") == {"key": "k"}
+        sent = fake.received[0].headers["Proxy-Authorization"]
+    assert sent == "Basic " + base64.b64encode("user:p\u20acss".encode()).decode()
 
 
 # -- TLS -------------------------------------------------------------------------------------------

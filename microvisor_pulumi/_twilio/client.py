@@ -42,6 +42,7 @@ from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     HTTPError,
     MaxRetryError,
     NameResolutionError,
@@ -476,9 +477,18 @@ class TwilioClient(TwilioEndpoints):
         if proxy is None:
             return urllib3.PoolManager(**pool)
         auth = urlsplit(proxy)
+        if auth.scheme not in ("http", "https"):
+            raise TwilioError(
+                f"the proxy configured for {urlsplit(origin).netloc} is a {auth.scheme}:// proxy; only "
+                "http:// and https:// proxies are supported (check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY)"
+            )
         headers = None
         if auth.username is not None:
-            pair = f"{unquote(auth.username)}:{unquote(auth.password or '')}".encode("latin-1")
+            text = f"{unquote(auth.username)}:{unquote(auth.password or '')}"
+            try:
+                pair = text.encode("latin-1")  # as requests encodes Basic credentials
+            except UnicodeEncodeError:
+                pair = text.encode()
             headers = {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
 
@@ -630,6 +640,9 @@ class TwilioClient(TwilioEndpoints):
                     # The body broke off: the same retry policy (counters, budget) decides again.
                     policy = policy.increment(method, target, error=exc)
                     policy.sleep()
+                except BaseException:
+                    _discard(response)  # a body that cannot be decoded: the connection is unusable
+                    raise
         except HTTPError as exc:
             failure = self._network_error(exc, method, _path(url), url, sent_once=not retry)
         finally:
@@ -711,6 +724,8 @@ class TwilioClient(TwilioEndpoints):
             what = f"could not connect to {host} ({detail})"
         elif isinstance(inner, SSLError):
             what = f"TLS handshake with {host} failed"
+        elif isinstance(inner, DecodeError):
+            what = f"the response from {host} could not be decoded (corrupt or unsupported Content-Encoding)"
         elif isinstance(inner, ProtocolError):
             cause_name = next(
                 (type(a).__name__ for a in inner.args if isinstance(a, BaseException)),

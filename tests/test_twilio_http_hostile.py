@@ -390,3 +390,27 @@ def test_next_page_link_to_another_host_stays_on_the_endpoint(servers: list[RawS
     assert [r["key"] for r in client.iter_list("microvisor", "/v1/Configs")] == ["a", "b"]
     assert other.requests == []
     assert server.requests[1].startswith(b"GET //127.0.0.3/v1/Configs?Page=1&PageToken=PT1 ")
+
+
+# -- a careless operator ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://AC123:tok-CANARY-h0st1le@api.twilio.com",  # credentials pasted into the URL
+        "https://AC123:p@ss-tok-CANARY-h0st1le@api.twilio.com/v1",  # an unescaped '@' in them
+        "https://[AC123:tok-CANARY-h0st1le@api.twilio.com",  # and a stray bracket
+    ],
+)
+def test_endpoint_with_credentials_is_refused_without_quoting_them(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="twilio:endpoint must") as info:
+        Settings.resolve({"twilio:endpoint": endpoint}, {})
+    assert "CANARY" not in str(info.value)
+
+
+@pytest.mark.parametrize("endpoint", ["https://127.0.0.1:99999", "https://127.0.0.1:port"])
+def test_endpoint_port_out_of_range_is_refused_by_name(endpoint: str) -> None:
+    """Caught with the other settings, naming the key, not as a urllib3 parse error at the first call."""
+    with pytest.raises(ValueError, match="TWILIO_ENDPOINT must look like"):
+        Settings.resolve({}, {"TWILIO_ENDPOINT": endpoint})

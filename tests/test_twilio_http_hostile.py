@@ -254,6 +254,19 @@ def test_malformed_retry_after_is_no_hint(hint: str) -> None:
     assert info.value.code == 20429 and info.value.retry_after is None
 
 
+@pytest.mark.parametrize("load", ["9" * 400, "0", "-3"])
+def test_absurd_concurrent_requests_header_is_not_believed(load: str) -> None:
+    """Twilio-Concurrent-Requests feeds the limiter's arithmetic: a 400-digit count overflowed it
+    (OverflowError out of the call); zero or a negative count is no count (it includes this request)."""
+    with FakeTwilio() as fake:
+        throttled = {"code": 20429, "message": "slow down"}
+        fake.add(Canned(429, throttled, headers={"Twilio-Concurrent-Requests": load, "Retry-After": "0"}))
+        fake.add(Canned(200, {"key": "k"}))
+        client = client_for(fake.url, max_retries=1)
+        assert client.fetch_item("Configs", "k") == {"key": "k"}
+        assert client._limiter.ceiling is None and client._limiter.in_flight == 0
+
+
 # -- proxies ---------------------------------------------------------------------------------------
 
 

@@ -98,6 +98,7 @@ _MAX_MESSAGE_LENGTH = 500
 # a broken or hostile server (or a gzip bomb: a few MB that inflate to gigabytes) and is refused.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
+_MAX_LOAD = 1_000_000  # Twilio-Concurrent-Requests beyond this is not believed
 _DRAIN_LIMIT = 64 * 1024  # a retried response's body read to keep its connection; past it, closed
 _AUTH_HEADER_RE = re.compile(
     r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?)(?:(?:basic|bearer)\s+)?[^\s"',;}]+"""
@@ -264,9 +265,12 @@ def _load(response: Any) -> int | None:
     headers = getattr(response, "headers", None)
     raw = headers.get("Twilio-Concurrent-Requests") if headers is not None else None
     try:
-        return int(raw) if raw is not None else None
+        load = int(raw) if raw is not None else None
     except ValueError:
         return None
+    # The count includes this very request, so it is at least 1; a figure past any account's limit
+    # is a broken or hostile server (and one past a float's range would crash the limiter's sums).
+    return load if load is not None and 1 <= load <= _MAX_LOAD else None
 
 
 def _proxy_for(origin: str) -> str | None:

@@ -233,6 +233,37 @@ def test_corrupt_gzip_body_is_a_clear_error(servers: list[RawServer]) -> None:
         client_for(f"http://127.0.0.1:{server.port}").fetch_item("Configs", "k")
 
 
+@pytest.mark.parametrize("code", ["\u00b2", "9" * 5000])
+def test_error_code_that_is_not_a_number_is_dropped(code: str) -> None:
+    """``"²".isdigit()`` is true but int() refuses it, as it refuses 5000 digits: no crash, no code."""
+    with FakeTwilio() as fake:
+        fake.add(Canned(400, {"code": code, "message": "bad request"}))
+        with pytest.raises(TwilioError, match="bad request") as info:
+            client_for(fake.url).fetch_item("Configs", "k")
+    assert info.value.status == 400 and info.value.code is None
+
+
+def test_next_page_link_that_is_not_a_url_is_a_clear_error() -> None:
+    with FakeTwilio() as fake:
+        broken = "https://[microvisor.twilio.com/v1/Configs?Page=1"
+        meta = {"key": "configs", "next_page_url": broken}
+        fake.add(Canned(200, {"configs": [{"key": "a"}], "meta": meta}))
+        client = client_for(fake.url)
+        with pytest.raises(TwilioError, match="next-page link is not a valid URL"):
+            list(client.iter_list("microvisor", "/v1/Configs"))
+
+
+def test_next_page_link_with_cr_lf_cannot_inject_a_header() -> None:
+    with FakeTwilio() as fake:
+        evil = "/v1/Configs?Page=1 HTTP/1.1\r\nX-Evil: y"
+        meta = {"key": "configs", "next_page_url": evil}
+        fake.add(Canned(200, {"configs": [{"key": "a"}], "meta": meta}))
+        fake.add(Canned(200, {"configs": [], "meta": {"key": "configs"}}))
+        assert [r["key"] for r in client_for(fake.url).iter_list("microvisor", "/v1/Configs")] == ["a"]
+        assert "X-Evil" not in fake.received[1].headers
+        assert "\r" not in fake.received[1].raw_path and "\n" not in fake.received[1].raw_path
+
+
 # -- hints and headers -----------------------------------------------------------------------------
 
 

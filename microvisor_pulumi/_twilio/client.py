@@ -574,7 +574,10 @@ class TwilioClient(TwilioEndpoints):
             yield from records
             if not next_ref:
                 return
-            url = rebase(next_ref, base)
+            try:
+                url = rebase(next_ref, base)
+            except ValueError:  # urlsplit: "https://[host/..." and the like
+                raise TwilioError("list page's next-page link is not a valid URL", path=_path(url)) from None
             query = None  # the next-page link carries the whole query, page token included
             if url in seen:
                 raise TwilioError("list paging loops: the next page repeats an earlier one", path=_path(url))
@@ -882,8 +885,8 @@ def _error_from_response(
         raw_code = body.get("code")
         if isinstance(raw_code, int) and not isinstance(raw_code, bool):
             code = raw_code
-        elif isinstance(raw_code, str) and raw_code.isdigit():
-            code = int(raw_code)
+        elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.isdigit() and len(raw_code) <= 9:
+            code = int(raw_code)  # not "²" (a digit to isdigit, not to int) nor 5000 digits (int refuses)
         texts = [
             t
             for t in (body.get("message"), body.get("title"), body.get("detail"))

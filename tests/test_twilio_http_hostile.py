@@ -338,6 +338,17 @@ def test_proxy_password_outside_latin1_is_sent_as_utf8(
     assert sent == "Basic " + base64.b64encode("user:p\u20acss".encode()).decode()
 
 
+def test_proxy_echoing_its_credentials_never_shows_them(clean_env: pytest.MonkeyPatch) -> None:
+    """A plain-http proxy answers for itself (407, 502 pages) and may echo the credentials it got."""
+    with FakeTwilio() as fake:
+        page = "proxy refused user proxyuser with password pr0xy-CANARY-pw (proxyuser:pr0xy-CANARY-pw)"
+        fake.add(Canned(407, {"message": page}))
+        clean_env.setenv("HTTP_PROXY", fake.url.replace("http://", "http://proxyuser:pr0xy-CANARY-pw@"))
+        with pytest.raises(TwilioError, match="proxy refused") as info:
+            client_for(fake.url).fetch_item("Configs", "k")
+    assert "CANARY" not in str(info.value)
+
+
 # -- TLS -------------------------------------------------------------------------------------------
 
 

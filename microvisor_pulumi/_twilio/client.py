@@ -398,6 +398,8 @@ class TwilioClient(TwilioEndpoints):
         # proxy, chosen on first use; and each product's base URL. Both fixed for the client's life.
         self._managers: dict[str, urllib3.PoolManager] = {}
         self._bases: dict[str, str] = {}
+        # Per origin: the spellings of its proxy's credentials, blanked from errors like our own.
+        self._proxy_secrets: dict[str, list[str]] = {}
         self._headers: dict[str, dict[str, str]] | None = None
         self._last_date: tuple[str, float] | None = None  # (Date header, its epoch seconds)
 
@@ -494,6 +496,9 @@ class TwilioClient(TwilioEndpoints):
             except UnicodeEncodeError:
                 pair = text.encode()
             headers = {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+            # A plain-http proxy answers for itself (a 407, a 502 page) and may echo what it got.
+            password = unquote(auth.password or "")
+            self._proxy_secrets[origin] = [password, *_auth_spellings((unquote(auth.username), password))]
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
 
     def _base_headers(self) -> dict[str, dict[str, str]]:
@@ -665,7 +670,12 @@ class TwilioClient(TwilioEndpoints):
             return _parse_success(status, content, method, url)
         auth = self.settings.basic_auth()
         # A proxy may echo the request's Authorization header: blank every spelling of it too.
-        scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
+        scrub = [
+            *self.settings.secrets(),
+            *_auth_spellings(auth),
+            *self._proxy_secrets.get(base, ()),
+            *(form or {}).values(),
+        ]
         # Too short to blank out safely (a 3-character PIN would blank ordinary words): then none of
         # the server's text is shown at all.
         withhold = any(0 < len((form or {}).get(name, "")) < _MIN_SCRUB_LENGTH for name in secret)

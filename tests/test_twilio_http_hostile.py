@@ -264,6 +264,40 @@ def test_next_page_link_with_cr_lf_cannot_inject_a_header() -> None:
         assert "\r" not in fake.received[1].raw_path and "\n" not in fake.received[1].raw_path
 
 
+def test_informational_answer_never_desynchronizes_the_connection(servers: list[RawServer]) -> None:
+    """http.client takes a 103 Early Hints for the final answer; the real one, arriving later on the
+    same keep-alive connection, was then read as the answer to the *next* request (request 2 got
+    request 1's record). The connection must go with the 103."""
+
+    def hints_then_answer(conn: socket.socket, _: bytes, stop: threading.Event) -> None:
+        for n in range(1, 4):
+            conn.sendall(head("103 Early Hints", "Link: </x>; rel=preload"))
+            time.sleep(0.2)
+            body = b'{"key": "answer-to-request-%d"}' % n
+            conn.sendall(head("200 OK", f"Content-Length: {len(body)}") + body)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+
+    server = RawServer(hints_then_answer)
+    servers.append(server)
+    client = client_for(f"http://127.0.0.1:{server.port}")
+    outcomes: list[Any] = []
+    for _ in range(2):
+        try:
+            outcomes.append(client.fetch_item("Configs", "k"))
+        except TwilioError as exc:
+            outcomes.append(exc)
+    assert not any(isinstance(o, dict) for o in outcomes), outcomes  # no answer to another request
+    assert all(isinstance(o, NetworkError) and "informational HTTP 103" in str(o) for o in outcomes)
+    # A create's outcome is unknown too: its recovery must look before anything is sent again.
+    with pytest.raises(NetworkError, match="may have received it"):
+        client.request("POST", "microvisor", "/v1/Configs", data={"Key": "k", "Value": "v"})
+
+
 # -- hints and headers -----------------------------------------------------------------------------
 
 

@@ -632,6 +632,21 @@ class TwilioClient(TwilioEndpoints):
                     timeout=self._timeout,
                     preload_content=False,  # read below, bounded in size and time
                 )
+                if response.status < 200:
+                    # An informational answer (103 Early Hints) that http.client took for the final
+                    # one: the real answer still follows on this connection and would be read as the
+                    # answer to the next request sent on it. The connection goes, never reused.
+                    # No final answer was read, so the outcome is as unknown as after a dropped
+                    # connection (a create's recovery must look for what it may have made).
+                    _discard(response)
+                    what = (
+                        f"{urlsplit(url).netloc} sent an informational HTTP {response.status} where the "
+                        "final answer was expected (connection dropped)"
+                    )
+                    if not retry:
+                        what += "; not retried because Twilio may have received it: check before repeating it"
+                    failure = NetworkError(what, method=method, path=_path(url))
+                    break
                 try:
                     content = _read_body(response, self.settings.read_timeout, self.settings.read_timeout)
                     break

@@ -155,6 +155,7 @@ def test_trickling_body_is_bounded_by_the_read_timeout(servers: list[RawServer])
     client = client_for(f"http://127.0.0.1:{server.port}")
     outcome, elapsed = timed(lambda: client.fetch_item("Configs", "k"))
     assert isinstance(outcome, Timeout), outcome
+    assert "response from 127.0.0.1" in str(outcome) and "not complete within 1 s" in str(outcome)
     assert elapsed < 4, elapsed
 
 

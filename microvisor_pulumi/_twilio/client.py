@@ -620,6 +620,7 @@ class TwilioClient(TwilioEndpoints):
         policy.slot_timeout = self._queue_timeout
         policy.read_timeout = self.settings.read_timeout
         content = b""
+        in_body = False  # whether a failure came while reading a body (the answer had begun)
         try:
             while True:
                 response = manager.urlopen(
@@ -647,6 +648,7 @@ class TwilioClient(TwilioEndpoints):
                         what += "; not retried because Twilio may have received it: check before repeating it"
                     failure = NetworkError(what, method=method, path=_path(url))
                     break
+                in_body = True
                 try:
                     content = _read_body(response, self.settings.read_timeout, self.settings.read_timeout)
                     break
@@ -667,11 +669,12 @@ class TwilioClient(TwilioEndpoints):
                     # The body broke off: the same retry policy (counters, budget) decides again.
                     policy = policy.increment(method, target, error=exc)
                     policy.sleep()
+                    in_body = False
                 except BaseException:
                     _discard(response)  # a body that cannot be decoded: the connection is unusable
                     raise
         except HTTPError as exc:
-            failure = self._network_error(exc, method, _path(url), url, sent_once=not retry)
+            failure = self._network_error(exc, method, _path(url), url, sent_once=not retry, in_body=in_body)
         finally:
             slot.release(getattr(response, "status", None), _load(response))
         if failure is not None:
@@ -732,7 +735,7 @@ class TwilioClient(TwilioEndpoints):
         return found
 
     def _network_error(
-        self, exc: HTTPError, method: str, path: str, url: str, *, sent_once: bool
+        self, exc: HTTPError, method: str, path: str, url: str, *, sent_once: bool, in_body: bool = False
     ) -> TwilioError:
         host = urlsplit(url).netloc
         retried = isinstance(exc, MaxRetryError) and self.settings.max_retries > 0
@@ -743,6 +746,9 @@ class TwilioClient(TwilioEndpoints):
         cls: type[TwilioError] = NetworkError
         if isinstance(inner, ConnectTimeoutError) and not isinstance(inner, NewConnectionError):
             cls, what = Timeout, f"could not connect to {host} within {self.settings.connect_timeout:g} s"
+        elif isinstance(inner, ReadTimeoutError) and in_body:
+            cls, what = Timeout, f"response from {host} not complete within {self.settings.read_timeout:g} s"
+            after_send = True
         elif isinstance(inner, ReadTimeoutError):
             cls, what = Timeout, f"no response from {host} within {self.settings.read_timeout:g} s"
             after_send = True

@@ -159,6 +159,35 @@ def test_trickling_body_is_bounded_by_the_read_timeout(servers: list[RawServer])
     assert elapsed < 4, elapsed
 
 
+def test_trickling_headers_are_bounded_by_the_read_timeout(servers: list[RawServer]) -> None:
+    """The same for the head: a header line sent a byte at a time (each within the read timeout)."""
+
+    def slow_head(conn: socket.socket, _: bytes, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        until = time.monotonic() + 8
+        while time.monotonic() < until and not stop.wait(0.2):
+            conn.sendall(b"a")
+
+    server = RawServer(slow_head)
+    servers.append(server)
+    client = client_for(f"http://127.0.0.1:{server.port}")
+    outcome, elapsed = timed(lambda: client.fetch_item("Configs", "k"))
+    assert isinstance(outcome, Timeout), outcome
+    assert elapsed < 4, elapsed
+    # Cut off mid-head, what came must never pass for a whole answer (an empty 200 to a DELETE).
+    server = RawServer(slow_head)
+    servers.append(server)
+    client = client_for(f"http://127.0.0.1:{server.port}")
+    with pytest.raises(Timeout, match="no response from 127.0.0.1:[0-9]+ within 1 s"):
+        client.delete_item("Configs", "k")
+    # A GET is retried after that, like after any dropped answer; a create is not.
+    server = RawServer(slow_head, answer("200 OK", b'{"key": "k"}'))
+    servers.append(server)
+    client = client_for(f"http://127.0.0.1:{server.port}", max_retries=1)
+    outcome, elapsed = timed(lambda: client.fetch_item("Configs", "k"))
+    assert outcome == {"key": "k"} and elapsed < 4, (outcome, elapsed)
+
+
 def test_retried_response_with_a_trickling_body_does_not_hold_the_retry(servers: list[RawServer]) -> None:
     """A 503 to be retried is drained by urllib3 to keep its connection: a body that never ends must
     not hold the call there (it is dropped after the read timeout) before the retry succeeds."""

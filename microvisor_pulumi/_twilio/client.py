@@ -16,6 +16,10 @@ Design points (each one is a past or likely bug):
   so one process never has more than ``max_concurrency`` requests out and backs off on 429.
 * One thread-safe pool per host and client, as large as the limiter lets requests out, so
   keep-alive connections are reused by every thread.
+* A server cannot hold a call or the memory: the head and the body must each arrive within the
+  read timeout in all (not merely without a silence that long), a body is refused past 32 MiB once
+  decompressed, a retried answer's body is never read unbounded, and an informational 1xx answer
+  drops its connection (the real answer after it would be read as the next request's).
 * Errors are built from status code and a scrubbed server message only; no exception keeps the
   request or response, and none is chained to a urllib3 exception (whose text holds URLs).
 """
@@ -24,11 +28,14 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import heapq
 import ipaddress
+import itertools
 import json
 import os
 import platform
 import re
+import socket
 import ssl
 import threading
 import time
@@ -40,6 +47,8 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -218,6 +227,115 @@ class _CreatePolicy(BudgetRetry):
     """The create POST's policy: a 429 is the one answer it may resend after (Twilio did nothing)."""
 
     RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the socket of an answer that is overdue in all.
+
+    A socket timeout bounds each silence only: a server sending a header line byte by byte, each
+    byte within the read timeout, would hold a call for hours. The body is bounded by ``_read_body``;
+    the status line and headers, read inside http.client, by this. Arming and disarming cost a heap
+    push and a dict operation under one lock; cancelled entries leave the heap when they come due.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Any] = {}
+        self._tokens = itertools.count()
+        self._pid: int | None = None  # the process whose thread runs (none survives a fork)
+
+    def arm(self, sock: Any, seconds: float) -> int:
+        token = next(self._tokens)
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._heap.clear()
+                self._live.clear()
+                threading.Thread(target=self._run, name="twilio-http-watchdog", daemon=True).start()
+            self._live[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._heap[0][1] == token:
+                self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """Cancel ``token``; False if it had already fired (the socket is shut down)."""
+        with self._cond:
+            return self._live.pop(token, None) is not None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                sock = self._live.pop(token)
+                # The plain socket's shutdown (not SSLSocket's, which unwraps it under the reader):
+                # the blocked read sees the end of the stream at once.
+                raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+                if raw is not None:
+                    try:
+                        socket.socket.shutdown(raw, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _BoundedResponseMixin:
+    """``getresponse`` (status line and headers) within the connection's read timeout in all."""
+
+    sock: Any
+    timeout: Any
+
+    def getresponse(self) -> Any:
+        timeout = self.timeout
+        token = None
+        if self.sock is not None and isinstance(timeout, (int, float)) and timeout > 0:
+            token = _WATCHDOG.arm(self.sock, float(timeout))
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            if token is not None and not _WATCHDOG.disarm(token):
+                raise TimeoutError("answer not complete within the read timeout") from None
+            raise
+        if token is not None and not _WATCHDOG.disarm(token):
+            # Cut off mid-head, http.client takes what came as a whole head (and an empty body):
+            # that must read as the timeout it was, never as an answer. urllib3 maps it to
+            # ReadTimeoutError, retried or not like any other.
+            response.close()
+            raise TimeoutError("answer not complete within the read timeout")
+        return response
+
+
+class _HTTPConnection(_BoundedResponseMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_BoundedResponseMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def _discard(response: Any) -> None:
@@ -481,7 +599,7 @@ class TwilioClient(TwilioEndpoints):
             pool.update(_ca_certs())
         proxy = _proxy_for(origin)
         if proxy is None:
-            return urllib3.PoolManager(**pool)
+            return self._bounded(urllib3.PoolManager(**pool))
         auth = urlsplit(proxy)
         if auth.scheme not in ("http", "https"):
             raise TwilioError(
@@ -499,7 +617,13 @@ class TwilioClient(TwilioEndpoints):
             # A plain-http proxy answers for itself (a 407, a 502 page) and may echo what it got.
             password = unquote(auth.password or "")
             self._proxy_secrets[origin] = [password, *_auth_spellings((unquote(auth.username), password))]
-        return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
+        return self._bounded(urllib3.ProxyManager(proxy, proxy_headers=headers, **pool))
+
+    @staticmethod
+    def _bounded(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        # Its pools' connections read each answer's head within the read timeout in all.
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
     def _base_headers(self) -> dict[str, dict[str, str]]:
         """The headers of each kind of request, built once (credentials included)."""

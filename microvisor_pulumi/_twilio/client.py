@@ -16,6 +16,10 @@ Design points (each one is a past or likely bug):
   so one process never has more than ``max_concurrency`` requests out and backs off on 429.
 * One thread-safe pool per host and client, as large as the limiter lets requests out, so
   keep-alive connections are reused by every thread.
+* A server cannot hold a call or the memory: the head and the body must each arrive within the
+  read timeout in all (not merely without a silence that long), a body is refused past 32 MiB once
+  decompressed, a retried answer's body is never read unbounded, and an informational 1xx answer
+  drops its connection (the real answer after it would be read as the next request's).
 * Errors are built from status code and a scrubbed server message only; no exception keeps the
   request or response, and none is chained to a urllib3 exception (whose text holds URLs).
 """
@@ -24,11 +28,15 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import heapq
 import ipaddress
+import itertools
 import json
 import os
 import platform
 import re
+import socket
+import ssl
 import threading
 import time
 import urllib.request
@@ -39,8 +47,11 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     HTTPError,
     MaxRetryError,
     NameResolutionError,
@@ -92,6 +103,12 @@ _STATUS_ERRORS: dict[int, type[TwilioError]] = {
 # Sent form values shorter than this are not scrubbed: "true", "abc" would blank out ordinary words.
 _MIN_SCRUB_LENGTH = 4
 _MAX_MESSAGE_LENGTH = 500
+# No Twilio answer comes near this (a full 1000-record page is a few MB); a body past it, decoded, is
+# a broken or hostile server (or a gzip bomb: a few MB that inflate to gigabytes) and is refused.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_MAX_LOAD = 1_000_000  # Twilio-Concurrent-Requests beyond this is not believed
+_DRAIN_LIMIT = 64 * 1024  # a retried response's body read to keep its connection; past it, closed
 _AUTH_HEADER_RE = re.compile(
     r"""(?i)(\bauthorization\b["']?\s*[:=]\s*["']?)(?:(?:basic|bearer)\s+)?[^\s"',;}]+"""
 )
@@ -128,6 +145,8 @@ class BudgetRetry(Retry):
         # The request's place in the account's limiter (None: unlimited), and how long to queue for it.
         self.slot: Slot | None = None
         self.slot_timeout: float | None = None
+        # The client's read timeout, which also bounds reading a retried response's body in all.
+        self.read_timeout = 30.0
 
     def new(self: _R, **kw: Any) -> _R:
         fresh = super().new(**kw)
@@ -137,6 +156,7 @@ class BudgetRetry(Retry):
         fresh.started_at = self.started_at
         fresh.slot = self.slot
         fresh.slot_timeout = self.slot_timeout
+        fresh.read_timeout = self.read_timeout
         return fresh
 
     def started(self: _R) -> _R:
@@ -186,6 +206,14 @@ class BudgetRetry(Retry):
             reason = error or ResponseError(f"retry budget of {self.budget_seconds:g} s exhausted")
             raise MaxRetryError(_pool, url or "", reason) from reason
         fresh.planned_sleep = delay
+        if response is not None:
+            # urllib3 next drains this body to reuse the connection, without any bound: an endless or
+            # trickling body would hang the call there. A short one is read here (undecoded, within
+            # the read timeout in all); any other drops the connection instead.
+            try:
+                _read_body(response, self.read_timeout, self.read_timeout, limit=_DRAIN_LIMIT, decode=False)
+            except (_BodyTooLarge, HTTPError, OSError):
+                _discard(response)
         return fresh
 
     def sleep(self, response: Any = None) -> None:
@@ -201,14 +229,166 @@ class _CreatePolicy(BudgetRetry):
     RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
 
 
+class _Watchdog:
+    """One daemon thread that shuts down the socket of an answer that is overdue in all.
+
+    A socket timeout bounds each silence only: a server sending a header line byte by byte, each
+    byte within the read timeout, would hold a call for hours. The body is bounded by ``_read_body``;
+    the status line and headers, read inside http.client, by this. Arming and disarming cost a heap
+    push and a dict operation under one lock; cancelled entries leave the heap when they come due.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Any] = {}
+        self._tokens = itertools.count()
+        self._pid: int | None = None  # the process whose thread runs (none survives a fork)
+
+    def arm(self, sock: Any, seconds: float) -> int:
+        token = next(self._tokens)
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._heap.clear()
+                self._live.clear()
+                threading.Thread(target=self._run, name="twilio-http-watchdog", daemon=True).start()
+            self._live[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._heap[0][1] == token:
+                self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """Cancel ``token``; False if it had already fired (the socket is shut down)."""
+        with self._cond:
+            return self._live.pop(token, None) is not None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                sock = self._live.pop(token)
+                # The plain socket's shutdown (not SSLSocket's, which unwraps it under the reader):
+                # the blocked read sees the end of the stream at once.
+                raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+                if raw is not None:
+                    try:
+                        socket.socket.shutdown(raw, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _BoundedResponseMixin:
+    """``getresponse`` (status line and headers) within the connection's read timeout in all."""
+
+    sock: Any
+    timeout: Any
+
+    def getresponse(self) -> Any:
+        timeout = self.timeout
+        token = None
+        if self.sock is not None and isinstance(timeout, (int, float)) and timeout > 0:
+            token = _WATCHDOG.arm(self.sock, float(timeout))
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            if token is not None and not _WATCHDOG.disarm(token):
+                raise TimeoutError("answer not complete within the read timeout") from None
+            raise
+        if token is not None and not _WATCHDOG.disarm(token):
+            # Cut off mid-head, http.client takes what came as a whole head (and an empty body):
+            # that must read as the timeout it was, never as an answer. urllib3 maps it to
+            # ReadTimeoutError, retried or not like any other.
+            response.close()
+            raise TimeoutError("answer not complete within the read timeout")
+        return response
+
+
+class _HTTPConnection(_BoundedResponseMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_BoundedResponseMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def _discard(response: Any) -> None:
+    """Close a response's connection unread and give the (now closed) connection back to its pool."""
+    try:
+        response.close()
+    finally:
+        response.release_conn()
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _read_body(
+    response: Any, budget: float, read_timeout: float, *, limit: int = MAX_BODY_BYTES, decode: bool = True
+) -> bytes:
+    """The whole (decoded) body, within ``budget`` seconds in all and at most ``limit`` bytes.
+
+    A socket read timeout only bounds each silence, so a server sending a byte now and then would
+    hold the call forever; each read here waits at most for what is left of the budget. ``read1``
+    decompresses at most one chunk per call, so a gzip bomb is stopped at the limit, not in memory.
+    """
+    deadline = time.monotonic() + budget
+    parts: list[bytes] = []
+    size = 0
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimeoutError(None, "", "response body not complete within the read timeout")  # type: ignore[arg-type]
+        if sock is not None:
+            sock.settimeout(min(read_timeout, remaining))
+        chunk = response.read1(_READ_CHUNK, decode_content=decode)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        parts.append(chunk)
+
+
 def _load(response: Any) -> int | None:
     """Twilio's count of the account's requests in flight (``Twilio-Concurrent-Requests``), if sent."""
     headers = getattr(response, "headers", None)
     raw = headers.get("Twilio-Concurrent-Requests") if headers is not None else None
     try:
-        return int(raw) if raw is not None else None
+        load = int(raw) if raw is not None else None
     except ValueError:
         return None
+    # The count includes this very request, so it is at least 1; a figure past any account's limit
+    # is a broken or hostile server (and one past a float's range would crash the limiter's sums).
+    return load if load is not None and 1 <= load <= _MAX_LOAD else None
 
 
 def _proxy_for(origin: str) -> str | None:
@@ -246,16 +426,34 @@ def _proxy_for(origin: str) -> str | None:
     return proxy
 
 
-def _ca_certs() -> str | None:
-    """The CA bundle ``requests`` would use: its environment variables, else certifi's bundle."""
-    chosen = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if chosen:
-        return chosen
+def _ca_certs() -> dict[str, str]:
+    """The CA bundle ``requests`` would use, as pool arguments: its environment variables (a file or,
+    as ``requests`` allowed, a hashed directory), else certifi's bundle.
+
+    A bundle that is missing or holds no certificate would otherwise surface only as "TLS handshake
+    failed" on every request, hiding the operator's typo: it is checked once, here, and named.
+    """
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        chosen = os.environ.get(name)
+        if not chosen:
+            continue
+        if os.path.isdir(chosen):
+            return {"ca_cert_dir": chosen}
+        if not os.path.isfile(chosen):
+            raise TwilioError(f"the CA bundle {name}={chosen!r} does not exist (or is not a file)")
+        try:
+            ssl.create_default_context(cafile=chosen)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise TwilioError(
+                f"the CA bundle {name}={chosen!r} holds no usable PEM certificate ({reason})"
+            ) from None
+        return {"ca_certs": chosen}
     try:
         import certifi
     except ImportError:  # pragma: no cover - requests' dependency, normally present
-        return None  # the system's trust store
-    return str(certifi.where())
+        return {}  # the system's trust store
+    return {"ca_certs": str(certifi.where())}
 
 
 class TwilioClient(TwilioEndpoints):
@@ -318,6 +516,8 @@ class TwilioClient(TwilioEndpoints):
         # proxy, chosen on first use; and each product's base URL. Both fixed for the client's life.
         self._managers: dict[str, urllib3.PoolManager] = {}
         self._bases: dict[str, str] = {}
+        # Per origin: the spellings of its proxy's credentials, blanked from errors like our own.
+        self._proxy_secrets: dict[str, list[str]] = {}
         self._headers: dict[str, dict[str, str]] | None = None
         self._last_date: tuple[str, float] | None = None  # (Date header, its epoch seconds)
 
@@ -375,10 +575,20 @@ class TwilioClient(TwilioEndpoints):
         manager = self._managers.get(origin)
         if manager is not None:
             return manager
+        failed = False
         with self._lock:
             manager = self._managers.get(origin)
             if manager is None:
-                manager = self._managers[origin] = self._new_manager(origin)
+                try:
+                    manager = self._managers[origin] = self._new_manager(origin)
+                except ValueError:  # urllib3's LocationParseError too
+                    failed = True
+        if failed or manager is None:
+            # Raised here, not chained: urllib3's message quotes the whole proxy URL, password included.
+            raise TwilioError(
+                f"the proxy configured for {urlsplit(origin).netloc} is not a valid URL "
+                "(check HTTPS_PROXY, HTTP_PROXY and ALL_PROXY, upper or lower case)"
+            )
         return manager
 
     def _new_manager(self, origin: str) -> urllib3.PoolManager:
@@ -386,16 +596,34 @@ class TwilioClient(TwilioEndpoints):
         # (never, normally) a connection is opened for the request and closed after it.
         pool: dict[str, Any] = {"num_pools": 4, "maxsize": max(4, self.settings.max_concurrency)}
         if origin.startswith("https:"):
-            pool["ca_certs"] = _ca_certs()
+            pool.update(_ca_certs())
         proxy = _proxy_for(origin)
         if proxy is None:
-            return urllib3.PoolManager(**pool)
+            return self._bounded(urllib3.PoolManager(**pool))
         auth = urlsplit(proxy)
+        if auth.scheme not in ("http", "https"):
+            raise TwilioError(
+                f"the proxy configured for {urlsplit(origin).netloc} is a {auth.scheme}:// proxy; only "
+                "http:// and https:// proxies are supported (check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY)"
+            )
         headers = None
         if auth.username is not None:
-            pair = f"{unquote(auth.username)}:{unquote(auth.password or '')}".encode("latin-1")
+            text = f"{unquote(auth.username)}:{unquote(auth.password or '')}"
+            try:
+                pair = text.encode("latin-1")  # as requests encodes Basic credentials
+            except UnicodeEncodeError:
+                pair = text.encode()
             headers = {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-        return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool)
+            # A plain-http proxy answers for itself (a 407, a 502 page) and may echo what it got.
+            password = unquote(auth.password or "")
+            self._proxy_secrets[origin] = [password, *_auth_spellings((unquote(auth.username), password))]
+        return self._bounded(urllib3.ProxyManager(proxy, proxy_headers=headers, **pool))
+
+    @staticmethod
+    def _bounded(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        # Its pools' connections read each answer's head within the read timeout in all.
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
     def _base_headers(self) -> dict[str, dict[str, str]]:
         """The headers of each kind of request, built once (credentials included)."""
@@ -475,7 +703,10 @@ class TwilioClient(TwilioEndpoints):
             yield from records
             if not next_ref:
                 return
-            url = rebase(next_ref, base)
+            try:
+                url = rebase(next_ref, base)
+            except ValueError:  # urlsplit: "https://[host/..." and the like
+                raise TwilioError("list page's next-page link is not a valid URL", path=_path(url)) from None
             query = None  # the next-page link carries the whole query, page token included
             if url in seen:
                 raise TwilioError("list paging loops: the next page repeats an earlier one", path=_path(url))
@@ -511,33 +742,82 @@ class TwilioClient(TwilioEndpoints):
         # back for the sleep before a retry and queues for it again.
         slot = policy.slot = self._limiter.acquire(self._queue_timeout)
         policy.slot_timeout = self._queue_timeout
+        policy.read_timeout = self.settings.read_timeout
+        content = b""
+        in_body = False  # whether a failure came while reading a body (the answer had begun)
         try:
-            response = manager.urlopen(
-                method,
-                target,
-                body=body,
-                headers=chosen,
-                retries=policy,
-                redirect=False,
-                timeout=self._timeout,
-                preload_content=True,
-            )
+            while True:
+                response = manager.urlopen(
+                    method,
+                    target,
+                    body=body,
+                    headers=chosen,
+                    retries=policy,
+                    redirect=False,
+                    timeout=self._timeout,
+                    preload_content=False,  # read below, bounded in size and time
+                )
+                if response.status < 200:
+                    # An informational answer (103 Early Hints) that http.client took for the final
+                    # one: the real answer still follows on this connection and would be read as the
+                    # answer to the next request sent on it. The connection goes, never reused.
+                    # No final answer was read, so the outcome is as unknown as after a dropped
+                    # connection (a create's recovery must look for what it may have made).
+                    _discard(response)
+                    what = (
+                        f"{urlsplit(url).netloc} sent an informational HTTP {response.status} where the "
+                        "final answer was expected (connection dropped)"
+                    )
+                    if not retry:
+                        what += "; not retried because Twilio may have received it: check before repeating it"
+                    failure = NetworkError(what, method=method, path=_path(url))
+                    break
+                in_body = True
+                try:
+                    content = _read_body(response, self.settings.read_timeout, self.settings.read_timeout)
+                    break
+                except _BodyTooLarge:
+                    _discard(response)
+                    failure = TwilioError(
+                        f"HTTP {response.status}: response body larger than {MAX_BODY_BYTES} bytes "
+                        "(decoded); refused",
+                        status=response.status,
+                        method=method,
+                        path=_path(url),
+                    )
+                    break
+                except (ReadTimeoutError, ProtocolError) as exc:
+                    _discard(response)
+                    if not retry:
+                        raise
+                    # The body broke off: the same retry policy (counters, budget) decides again.
+                    policy = policy.increment(method, target, error=exc)
+                    policy.sleep()
+                    in_body = False
+                except BaseException:
+                    _discard(response)  # a body that cannot be decoded: the connection is unusable
+                    raise
         except HTTPError as exc:
-            failure = self._network_error(exc, method, _path(url), url, sent_once=not retry)
+            failure = self._network_error(exc, method, _path(url), url, sent_once=not retry, in_body=in_body)
         finally:
             slot.release(getattr(response, "status", None), _load(response))
         if failure is not None:
             # Raised outside the except block so neither __cause__ nor __context__ holds the
             # urllib3 exception (its text and attributes carry URLs and the request).
             raise failure
-        status, content = response.status, response.data
+        status = response.status
         response_headers = response.headers
         self._note_server_time(response_headers.get("Date"))
         if 200 <= status < 300:
             return _parse_success(status, content, method, url)
         auth = self.settings.basic_auth()
         # A proxy may echo the request's Authorization header: blank every spelling of it too.
-        scrub = [*self.settings.secrets(), *_auth_spellings(auth), *(form or {}).values()]
+        scrub = [
+            *self.settings.secrets(),
+            *_auth_spellings(auth),
+            *self._proxy_secrets.get(base, ()),
+            *(form or {}).values(),
+        ]
         # Too short to blank out safely (a 3-character PIN would blank ordinary words): then none of
         # the server's text is shown at all.
         withhold = any(0 < len((form or {}).get(name, "")) < _MIN_SCRUB_LENGTH for name in secret)
@@ -579,7 +859,7 @@ class TwilioClient(TwilioEndpoints):
         return found
 
     def _network_error(
-        self, exc: HTTPError, method: str, path: str, url: str, *, sent_once: bool
+        self, exc: HTTPError, method: str, path: str, url: str, *, sent_once: bool, in_body: bool = False
     ) -> TwilioError:
         host = urlsplit(url).netloc
         retried = isinstance(exc, MaxRetryError) and self.settings.max_retries > 0
@@ -590,6 +870,9 @@ class TwilioClient(TwilioEndpoints):
         cls: type[TwilioError] = NetworkError
         if isinstance(inner, ConnectTimeoutError) and not isinstance(inner, NewConnectionError):
             cls, what = Timeout, f"could not connect to {host} within {self.settings.connect_timeout:g} s"
+        elif isinstance(inner, ReadTimeoutError) and in_body:
+            cls, what = Timeout, f"response from {host} not complete within {self.settings.read_timeout:g} s"
+            after_send = True
         elif isinstance(inner, ReadTimeoutError):
             cls, what = Timeout, f"no response from {host} within {self.settings.read_timeout:g} s"
             after_send = True
@@ -603,6 +886,8 @@ class TwilioClient(TwilioEndpoints):
             what = f"could not connect to {host} ({detail})"
         elif isinstance(inner, SSLError):
             what = f"TLS handshake with {host} failed"
+        elif isinstance(inner, DecodeError):
+            what = f"the response from {host} could not be decoded (corrupt or unsupported Content-Encoding)"
         elif isinstance(inner, ProtocolError):
             cause_name = next(
                 (type(a).__name__ for a in inner.args if isinstance(a, BaseException)),
@@ -677,7 +962,7 @@ def _parse_success(status: int, content: bytes, method: str, url: str) -> Record
         return None
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a few kB of "[[[[..." from a hostile server
         body = None
     if not isinstance(body, dict):
         raise TwilioError(
@@ -714,16 +999,20 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
+    """The server's Retry-After hint in seconds; None when absent or malformed (never an exception:
+    this runs while an error is being built, and a server controls every byte of it)."""
+    value = (headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
+    try:
+        if value.isdigit():  # also true for characters float() refuses, such as a latin-1 "²"
+            return float(value)
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    except (ValueError, OverflowError):  # a year the calendar cannot hold, a digit float cannot read
         return None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 def _error_from_response(
@@ -742,7 +1031,7 @@ def _error_from_response(
     cls = _STATUS_ERRORS.get(status) or (ServerError if 500 <= status < 600 else TwilioError)
     try:
         body = json.loads(content) if content.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     message: str | None = None
     code: int | None = None
@@ -751,8 +1040,8 @@ def _error_from_response(
         raw_code = body.get("code")
         if isinstance(raw_code, int) and not isinstance(raw_code, bool):
             code = raw_code
-        elif isinstance(raw_code, str) and raw_code.isdigit():
-            code = int(raw_code)
+        elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.isdigit() and len(raw_code) <= 9:
+            code = int(raw_code)  # not "²" (a digit to isdigit, not to int) nor 5000 digits (int refuses)
         texts = [
             t
             for t in (body.get("message"), body.get("title"), body.get("detail"))

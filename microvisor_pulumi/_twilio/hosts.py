@@ -8,6 +8,7 @@ region and edge no longer apply: the override is the whole answer.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,11 +55,19 @@ def normalize_endpoint(endpoint: str, *, key: str = "twilio:endpoint") -> str:
     A path would be ambiguous (the API paths already start at the root, and next-page URLs from the
     server carry their own paths), so it is refused rather than half supported.
     """
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{key} must look like http://host:port or https://host, got {endpoint!r}")
+    # An operator may paste a URL with credentials in it ("https://AC...:token@host"): the error
+    # quotes the value without them.
+    shown = re.sub(r"//[^/?#]*@", "//***@", endpoint.strip(), count=1)
+    try:
+        parts = urlsplit(endpoint.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        raise ValueError(f"{key} must look like http://host:port or https://host, got {shown!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValueError(f"{key} must be only a scheme, host and optional port, got {endpoint!r}")
+        raise ValueError(f"{key} must be only a scheme, host and optional port, got {shown!r}")
     return f"{parts.scheme}://{parts.netloc}"
 
 

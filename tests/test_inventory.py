@@ -307,6 +307,34 @@ def test_secret_commands_are_listed_without_values(adopted):
 # -- the calls layout and the command line -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("layout", ["calls", "table"])
+def test_the_program_refuses_credentials_of_another_account(make_emulator, tmp_path, monkeypatch, layout):
+    """Every resource says overwrite=True, meant for the account the inventory read: run with another
+    account's credentials (a CI variable, a stray TWILIO_ACCOUNT_SID) the program stops before it
+    declares anything, as the sharded layout's does (test_adversary_shards.py)."""
+    from _mocks import ProviderMocks
+
+    devices = fleet_devices(2)
+    emu = make_emulator(devices=devices)
+    seed_fleet(emu.store, devices)
+    out = tmp_path / "fleet"
+    rc, _, stderr = run_inventory(emu, out, "--layout", layout, "--quiet")
+    assert rc == 0, stderr
+    values = {e.config_name: "v" for e in render.secret_entries(read_inventory_offline(emu))}
+    mocks = ProviderMocks({"twilio:endpoint": emu.url})
+    other = "AC" + "f" * 32
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", other)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", emu.auth_token)
+    emu.clear_request_log()
+    with pytest.raises(Exception, match=f"credentials are of account {other}"):
+        run_program(out, mocks, values)
+    assert mocks.created == [] and emu.request_log() == []
+    # The account it was written for runs.
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", emu.account_sid)
+    run_program(out, mocks, values)
+    assert mocks.created
+
+
 def test_small_fleet_gets_one_call_per_resource_and_runs(make_emulator, tmp_path):
     from _mocks import ProviderMocks
 

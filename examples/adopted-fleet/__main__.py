@@ -10,8 +10,10 @@ Resources are named <device SID>/<key> and account/<key>: a SID never changes.
 
 import pulumi
 from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
+from microvisor_pulumi.inventory.guard import check_account
 
 config = pulumi.Config()
+check_account("AC0123456789abcdef0123456789abcdef")
 
 # API keys on this account, listed but not adopted: Twilio shows a key's secret once,
 # when the key is created, so Pulumi could never hold it. Keep using them as they

@@ -280,10 +280,11 @@ def render_program(inv: Inventory, layout: str = "auto") -> str:
         lines.append("import pulumi")
     if kinds:
         lines.append(f"from microvisor_pulumi import {', '.join(kinds)}")
-    if uses_config or kinds:
-        lines.append("")
+    # Every resource says overwrite=True for this account: not for another one's credentials.
+    lines += ["from microvisor_pulumi.inventory.guard import check_account", ""]
     if uses_config:
-        lines += ["config = pulumi.Config()", ""]
+        lines += ["config = pulumi.Config()"]
+    lines += [f"check_account({py_str(_account_sid(inv.account_sid))})", ""]
     lines += _api_key_comments(inv)
     lines += _skipped_comments(inv)
     lines.append("")

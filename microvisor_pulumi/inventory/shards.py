@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from microvisor_pulumi._version import __version__
 from microvisor_pulumi.inventory import Inventory, render
-from microvisor_pulumi.resources._schema import ACCOUNT_SID_RE, DEVICE_SID_RE
+from microvisor_pulumi.resources._schema import DEVICE_SID_RE
 
 ACCOUNT_STACK = "account"
 SHARD_PREFIX = "shard-"
@@ -240,29 +240,6 @@ def load_stack(stack: str, folder: str | Path) -> StackData:
         known = ", ".join(stacks) or "(none)"
         raise ShardError(f"stack {stack!r} has no stacks/{stack}.json; this project's stacks are: {known}")
     return stacks[stack]
-
-
-def check_account(account_sid: str) -> None:
-    """Refuse to run with credentials of another account than the one the stack files were read from.
-
-    Every resource says overwrite=True for the account the inventory read; credentials of another
-    (a CI variable, a stray TWILIO_ACCOUNT_SID) would take over its items of the same keys. The
-    account is resolved as the provider resolves it (``twilio:*`` stack config first, then the
-    ``TWILIO_*`` environment); none at all is left to the provider's own error.
-    """
-    from pulumi.runtime import get_config
-
-    from microvisor_pulumi._twilio import CONFIG_KEYS, Settings
-
-    config = {key: str(get_config(key)) for key in CONFIG_KEYS if get_config(key) not in (None, "")}
-    resolved = Settings.resolve(config=config).account_sid
-    if resolved and resolved.lower() != account_sid.lower():
-        shown = resolved if ACCOUNT_SID_RE.match(resolved) else render.shown(resolved)
-        raise ShardError(
-            f"this stack's credentials are of account {shown}, but its stack files adopt the items of "
-            f"account {account_sid} (every resource says overwrite=True): set twilio:accountSid (or "
-            f"TWILIO_ACCOUNT_SID) and the credentials of {account_sid}"
-        )
 
 
 # -- assignment ------------------------------------------------------------------------------------
@@ -520,7 +497,8 @@ from pathlib import Path
 
 import pulumi
 from microvisor_pulumi import AccountConfig, AccountSecret, DeviceConfig, DeviceSecret
-from microvisor_pulumi.inventory.shards import check_account, load_stack
+from microvisor_pulumi.inventory.guard import check_account
+from microvisor_pulumi.inventory.shards import load_stack
 
 config = pulumi.Config()
 stack = load_stack(pulumi.get_stack(), Path(__file__).resolve().parent)

@@ -309,6 +309,27 @@ def test_dropping_a_claimless_duplicate_never_deletes_what_the_kept_children_hol
     assert snapshot(emu) == {}
 
 
+@pytest.mark.parametrize("kept", [DEV1_SID, DEV1_NAME])
+def test_a_claimless_duplicate_is_not_deleted_when_the_kept_one_changes_in_place(emu, api, hosts, kept):
+    """The kept child's Config gets a new value, updated in place: its diff still answers
+    deleteBeforeReplace (for a replacement the program might force), but nothing is replaced, so it
+    gives no dropped duplicate leave to delete the item."""
+    stack = old_duplicate_stack(emu, api, hosts)
+    without_claims(stack)
+    emu.clear_request_log()
+
+    def program() -> dict[str, pulumi.Output[Any]]:
+        made = DeviceProfile(
+            "p", devices=[kept], configs={"mode": "slower"}, secrets={"psk": "s3cret"}, overwrite=True
+        )
+        return {"sids": made.device_sids}
+
+    stack.up(program)
+
+    assert [m for m, _, _ in writes(emu)] == ["POST"]  # the value, in place; no DELETE
+    assert snapshot(emu) == {**HELD, ("config", DEV1_SID, "mode"): "slower"}
+
+
 @pytest.mark.parametrize("kind", [DeviceSecret, AccountSecret])
 def test_a_claimless_item_replaced_delete_first_is_still_replaced(emu, hosts, kind):
     """The holder's own delete-first replacement (a secret's new value) still deletes and recreates."""

@@ -390,7 +390,12 @@ class _ItemProvider(SchemaProvider):
             sid = named if DEVICE_SID_RE.match(named) else self.device(named)["sid"]
         same_item = (sid or "").upper() == (old_sid or "").upper() and key == plain(olds.get("key"))
         claim = plain(olds.get("claim")) if same_item else None
-        self._hold(news, sid, key, claim, deletes_first=bool(same_item and result.delete_before_replace))
+        # Only a replacement this diff asks for deletes the item first. deleteBeforeReplace is also
+        # answered for an in-place change (in case the program forces a replacement), and taken as
+        # leave to delete there it would let a dropped claimless duplicate delete the item this one
+        # keeps; a replacement the program forces on a claimless item stops at "already exists".
+        deletes_first = same_item and bool(result.replaces) and bool(result.delete_before_replace)
+        self._hold(news, sid, key, claim, deletes_first=deletes_first)
         return result
 
     # -- devices: resolved once per device per process ---------------------------------------------

@@ -522,7 +522,7 @@ class EngineLog:
             print(message, file=sys.stderr)  # the engine's log still gets it
 
 
-def claims_directory(engine_address: str) -> Path:
+def holders_directory(engine_address: str) -> Path:
     """Where the plugin processes of one deployment record which resource holds each item
     (resources/microvisor.py, _Holders): the engine starts one process per provider and hands each
     its own address, which, with the engine's process id, names this deployment and no other."""
@@ -531,14 +531,14 @@ def claims_directory(engine_address: str) -> Path:
         user = getpass.getuser()
     except (OSError, KeyError):  # no name for this uid (a container): the directory is 0700 anyway
         user = "anyone"
-    return Path(tempfile.gettempdir()) / f"microvisor-pulumi-claims-{user}" / deployment
+    return Path(tempfile.gettempdir()) / f"microvisor-pulumi-holders-{user}" / deployment
 
 
 def serve(engine_address: str | None, environ: Mapping[str, str] | None = None) -> tuple[grpc.Server, int]:
     """Start the server on a free loopback port; (server, port)."""
     environ = os.environ if environ is None else environ
     if engine_address:
-        share_holders(claims_directory(engine_address))
+        share_holders(holders_directory(engine_address))
     executor = GrowingExecutor(pool_size({}, environ) or _SPARE_WORKERS)
     servicer = MicrovisorProvider(executor, EngineLog(engine_address), environ)
     server = grpc.server(executor, options=_GRPC_OPTIONS)

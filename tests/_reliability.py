@@ -127,7 +127,12 @@ def prime_probes(host: ProviderHost, emulator: Emulator) -> None:
     A 404 counts as "gone" only once the collection that holds the item has answered, which a
     provider asks once per collection per process. Asking here, before any test, keeps those
     probes out of the request logs the tests compare call by call.
+
+    The session's emulator may still hold a fault rule that an earlier test (of another module, on
+    the same worker) set and did not use up, e.g. when a retry budget ran out under load: the `emu`
+    fixture clears them before each test, not after, so clear them here too.
     """
+    emulator.clear_faults()
     for kind in KINDS:
         eng = engine(host, kind)
         if kind == "ApiKey":

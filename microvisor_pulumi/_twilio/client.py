@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import heapq
 import ipaddress
-import itertools
 import json
 import os
 import platform
 import re
-import socket
 import ssl
 import threading
 import time
@@ -47,8 +44,6 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -64,6 +59,13 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from microvisor_pulumi._twilio.connections import (
+    MAX_BODY_BYTES,
+    POOL_CLASSES,
+    BodyTooLarge,
+    discard,
+    read_body,
+)
 from microvisor_pulumi._twilio.endpoints import Record, TwilioEndpoints
 from microvisor_pulumi._twilio.errors import (
     AuthFailed,
@@ -105,8 +107,6 @@ _MIN_SCRUB_LENGTH = 4
 _MAX_MESSAGE_LENGTH = 500
 # No Twilio answer comes near this (a full 1000-record page is a few MB); a body past it, decoded, is
 # a broken or hostile server (or a gzip bomb: a few MB that inflate to gigabytes) and is refused.
-MAX_BODY_BYTES = 32 * 1024 * 1024
-_READ_CHUNK = 64 * 1024
 _MAX_LOAD = 1_000_000  # Twilio-Concurrent-Requests beyond this is not believed
 _DRAIN_LIMIT = 64 * 1024  # a retried response's body read to keep its connection; past it, closed
 _AUTH_HEADER_RE = re.compile(
@@ -211,9 +211,9 @@ class BudgetRetry(Retry):
             # trickling body would hang the call there. A short one is read here (undecoded, within
             # the read timeout in all); any other drops the connection instead.
             try:
-                _read_body(response, self.read_timeout, self.read_timeout, limit=_DRAIN_LIMIT, decode=False)
-            except (_BodyTooLarge, HTTPError, OSError):
-                _discard(response)
+                read_body(response, self.read_timeout, self.read_timeout, limit=_DRAIN_LIMIT, decode=False)
+            except (BodyTooLarge, HTTPError, OSError):
+                discard(response)
         return fresh
 
     def sleep(self, response: Any = None) -> None:
@@ -227,155 +227,6 @@ class _CreatePolicy(BudgetRetry):
     """The create POST's policy: a 429 is the one answer it may resend after (Twilio did nothing)."""
 
     RETRY_AFTER_STATUS_CODES = frozenset({429})  # not 503: a 503 may come after the create took effect
-
-
-class _Watchdog:
-    """One daemon thread that shuts down the socket of an answer that is overdue in all.
-
-    A socket timeout bounds each silence only: a server sending a header line byte by byte, each
-    byte within the read timeout, would hold a call for hours. The body is bounded by ``_read_body``;
-    the status line and headers, read inside http.client, by this. Arming and disarming cost a heap
-    push and a dict operation under one lock; cancelled entries leave the heap when they come due.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int]] = []
-        self._live: dict[int, Any] = {}
-        self._tokens = itertools.count()
-        self._pid: int | None = None  # the process whose thread runs (none survives a fork)
-
-    def arm(self, sock: Any, seconds: float) -> int:
-        token = next(self._tokens)
-        deadline = time.monotonic() + seconds
-        with self._cond:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._heap.clear()
-                self._live.clear()
-                threading.Thread(target=self._run, name="twilio-http-watchdog", daemon=True).start()
-            self._live[token] = sock
-            heapq.heappush(self._heap, (deadline, token))
-            if self._heap[0][1] == token:
-                self._cond.notify()
-        return token
-
-    def disarm(self, token: int) -> bool:
-        """Cancel ``token``; False if it had already fired (the socket is shut down)."""
-        with self._cond:
-            return self._live.pop(token, None) is not None
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0][1] not in self._live:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                deadline, token = self._heap[0]
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                sock = self._live.pop(token)
-                # The plain socket's shutdown (not SSLSocket's, which unwraps it under the reader):
-                # the blocked read sees the end of the stream at once.
-                raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
-                if raw is not None:
-                    try:
-                        socket.socket.shutdown(raw, socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-
-_WATCHDOG = _Watchdog()
-
-
-class _BoundedResponseMixin:
-    """``getresponse`` (status line and headers) within the connection's read timeout in all."""
-
-    sock: Any
-    timeout: Any
-
-    def getresponse(self) -> Any:
-        timeout = self.timeout
-        token = None
-        if self.sock is not None and isinstance(timeout, (int, float)) and timeout > 0:
-            token = _WATCHDOG.arm(self.sock, float(timeout))
-        try:
-            response = super().getresponse()  # type: ignore[misc]
-        except BaseException:
-            if token is not None and not _WATCHDOG.disarm(token):
-                raise TimeoutError("answer not complete within the read timeout") from None
-            raise
-        if token is not None and not _WATCHDOG.disarm(token):
-            # Cut off mid-head, http.client takes what came as a whole head (and an empty body):
-            # that must read as the timeout it was, never as an answer. urllib3 maps it to
-            # ReadTimeoutError, retried or not like any other.
-            response.close()
-            raise TimeoutError("answer not complete within the read timeout")
-        return response
-
-
-class _HTTPConnection(_BoundedResponseMixin, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_BoundedResponseMixin, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def _discard(response: Any) -> None:
-    """Close a response's connection unread and give the (now closed) connection back to its pool."""
-    try:
-        response.close()
-    finally:
-        response.release_conn()
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _read_body(
-    response: Any, budget: float, read_timeout: float, *, limit: int = MAX_BODY_BYTES, decode: bool = True
-) -> bytes:
-    """The whole (decoded) body, within ``budget`` seconds in all and at most ``limit`` bytes.
-
-    A socket read timeout only bounds each silence, so a server sending a byte now and then would
-    hold the call forever; each read here waits at most for what is left of the budget. ``read1``
-    decompresses at most one chunk per call, so a gzip bomb is stopped at the limit, not in memory.
-    """
-    deadline = time.monotonic() + budget
-    parts: list[bytes] = []
-    size = 0
-    sock = getattr(getattr(response, "_connection", None), "sock", None)
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ReadTimeoutError(None, "", "response body not complete within the read timeout")  # type: ignore[arg-type]
-        if sock is not None:
-            sock.settimeout(min(read_timeout, remaining))
-        chunk = response.read1(_READ_CHUNK, decode_content=decode)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        parts.append(chunk)
 
 
 def _load(response: Any) -> int | None:
@@ -622,7 +473,7 @@ class TwilioClient(TwilioEndpoints):
     @staticmethod
     def _bounded(manager: urllib3.PoolManager) -> urllib3.PoolManager:
         # Its pools' connections read each answer's head within the read timeout in all.
-        manager.pool_classes_by_scheme = _POOL_CLASSES
+        manager.pool_classes_by_scheme = POOL_CLASSES
         return manager
 
     def _base_headers(self) -> dict[str, dict[str, str]]:
@@ -763,7 +614,7 @@ class TwilioClient(TwilioEndpoints):
                     # answer to the next request sent on it. The connection goes, never reused.
                     # No final answer was read, so the outcome is as unknown as after a dropped
                     # connection (a create's recovery must look for what it may have made).
-                    _discard(response)
+                    discard(response)
                     what = (
                         f"{urlsplit(url).netloc} sent an informational HTTP {response.status} where the "
                         "final answer was expected (connection dropped)"
@@ -774,10 +625,10 @@ class TwilioClient(TwilioEndpoints):
                     break
                 in_body = True
                 try:
-                    content = _read_body(response, self.settings.read_timeout, self.settings.read_timeout)
+                    content = read_body(response, self.settings.read_timeout, self.settings.read_timeout)
                     break
-                except _BodyTooLarge:
-                    _discard(response)
+                except BodyTooLarge:
+                    discard(response)
                     failure = TwilioError(
                         f"HTTP {response.status}: response body larger than {MAX_BODY_BYTES} bytes "
                         "(decoded); refused",
@@ -787,7 +638,7 @@ class TwilioClient(TwilioEndpoints):
                     )
                     break
                 except (ReadTimeoutError, ProtocolError) as exc:
-                    _discard(response)
+                    discard(response)
                     if not retry:
                         raise
                     # The body broke off: the same retry policy (counters, budget) decides again.
@@ -795,7 +646,7 @@ class TwilioClient(TwilioEndpoints):
                     policy.sleep()
                     in_body = False
                 except BaseException:
-                    _discard(response)  # a body that cannot be decoded: the connection is unusable
+                    discard(response)  # a body that cannot be decoded: the connection is unusable
                     raise
         except HTTPError as exc:
             failure = self._network_error(exc, method, _path(url), url, sent_once=not retry, in_body=in_body)

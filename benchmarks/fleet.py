@@ -51,6 +51,11 @@ LIMITED_SETTING = 32  # the run under Twilio's concurrency limit uses the defaul
 TARGETS_IN_FLIGHT = {32: 28, 64: 48}
 LIMITED_TARGET = 17
 PHASES = ("create", "refresh", "delete")
+# The ways the runs serve DeviceSecrets: ours through the dynamic provider host, ours through the
+# provider plugin, and benchmarks/wait_provider.py through the dynamic host (the host's own ceiling:
+# a provider that only waits the request's latency). The last two run at the settings with targets.
+DYNAMIC, PLUGIN, FLOOR = "dynamic host", "plugin", "floor"
+FACES = (DYNAMIC, PLUGIN, FLOOR)
 VALUE = "c2VjcmV0LXRva2VuLWZvci1kZXZpY2UtMDEyMzQ1Njc4OWFi"
 CHART = ROOT / "BENCHMARKS-fleet.png"
 
@@ -74,6 +79,7 @@ class Run:
     setting: int
     limit: int | None
     n: int
+    face: str = "dynamic host"
     phases: dict[str, Phase] = field(default_factory=dict)
 
 
@@ -134,49 +140,120 @@ def _throttle_figures(log: list[dict[str, Any]]) -> tuple[int | None, int | None
     return out + 1, max(later, default=0)  # +1: the 429 itself was out until that moment
 
 
-def run_one(
-    emulator: EmulatorProcess, latency: float, setting: int, limit: int | None, n: int, label: str
-) -> Run:
-    """Create, refresh and delete n DeviceSecrets through a fresh host with this maxConcurrency."""
-    emulator.reset()
+@dataclass
+class Face:
+    """One way of serving the provider, started for one run: what the driver needs of it."""
+
+    pid: int
+    stub: Any
+    type_token: str
+    template: struct_pb2.Struct  # checked inputs of one item, as the engine would send them
+    # (Requests name the type, as the engine's do: the plugin needs it, the dynamic host ignores it.)
+    view: Callable[[struct_pb2.Struct], struct_pb2.Struct]  # outputs as the engine sends them back
+    close: Callable[[], None]
+
+
+def _dynamic_face(emulator: EmulatorProcess, setting: int, latency: float, floor: bool) -> Face:
     host = start_host(emulator, **{"twilio:maxConcurrency": str(setting)})
-    run = Run(label, setting, limit, n)
     try:
-        engine = Engine(host, provider_for("DeviceSecret"), TOKENS["DeviceSecret"])
-        engine.create({"device_sid": DEVICE_SIDS[0], "key": "warm-up", "value": VALUE})  # configure, cache
-        template = engine_view(
-            engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs
+        if floor:
+            from benchmarks.wait_provider import WaitProvider
+
+            engine = Engine(host, WaitProvider(), "pulumi-python:dynamic:Resource")
+            item: dict[str, Any] = {
+                "device_sid": DEVICE_SIDS[0],
+                "value": VALUE,
+                "overwrite": False,
+                "wait": latency,
+            }
+        else:
+            engine = Engine(host, provider_for("DeviceSecret"), TOKENS["DeviceSecret"])
+            item = {"device_sid": DEVICE_SIDS[0], "value": VALUE}
+        engine.create({**item, "key": "warm-up"})  # configure, cache
+        template = engine_view(engine.check({**item, "key": "template"}).inputs)
+    except BaseException:
+        host.close()
+        raise
+    return Face(host.proc.pid, host.stub, engine.type_token, template, _plain, host.close)
+
+
+def _plugin_face(emulator: EmulatorProcess, setting: int) -> Face:
+    from _plugin import Plugin, PluginEngine  # tests/ is on sys.path once the harness is imported
+
+    plugin = Plugin()
+    try:
+        plugin.configure(
+            {
+                "accountSid": emulator.account_sid,
+                "authToken": rpc.wrap_rpc_secret(emulator.auth_token),
+                "endpoint": emulator.url,
+                "maxConcurrency": str(setting),
+            }
         )
+        engine = PluginEngine(plugin, "DeviceSecret")
+        engine.create({"device_sid": DEVICE_SIDS[0], "key": "warm-up", "value": VALUE})
+        template = engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs
+    except BaseException:
+        plugin.close()
+        raise
+    # The plugin accepts secrets: the engine sends its outputs back as they came.
+    return Face(plugin.proc.pid, plugin.stub, engine.type, template, _as_sent, plugin.close)
+
+
+def _as_sent(struct: struct_pb2.Struct) -> struct_pb2.Struct:
+    return struct
+
+
+def run_one(
+    emulator: EmulatorProcess,
+    latency: float,
+    setting: int,
+    limit: int | None,
+    n: int,
+    label: str,
+    face_name: str = DYNAMIC,
+) -> Run:
+    """Create, refresh and delete n DeviceSecrets through a fresh host (or plugin) with this setting."""
+    emulator.reset()
+    if face_name == PLUGIN:
+        face = _plugin_face(emulator, setting)
+    else:
+        face = _dynamic_face(emulator, setting, latency, floor=face_name == FLOOR)
+    run = Run(label, setting, limit, n, face_name)
+    try:
         prefix = f"s{setting}-"
+
+        def urn(i: int) -> str:
+            return urn_for(face.type_token, f"{prefix}{i}")
 
         def create_request(i: int) -> Any:
             props = struct_pb2.Struct()
-            props.CopyFrom(template)
+            props.CopyFrom(face.template)
             props.fields["key"].string_value = f"{prefix}{i}"
-            return pb.CreateRequest(urn=urn_for(engine.type_token, f"{prefix}{i}"), properties=props)
+            return pb.CreateRequest(urn=urn(i), properties=props, type=face.type_token)
 
         states: list[tuple[str, str, struct_pb2.Struct]] = []
 
         def read_request(i: int) -> Any:
             rid, urn, outs = states[i]
-            return pb.ReadRequest(id=rid, urn=urn, properties=outs)
+            return pb.ReadRequest(id=rid, urn=urn, properties=outs, type=face.type_token)
 
         def delete_request(i: int) -> Any:
             rid, urn, outs = states[i]
-            return pb.DeleteRequest(id=rid, urn=urn, properties=outs)
+            return pb.DeleteRequest(id=rid, urn=urn, properties=outs, type=face.type_token)
 
-        stub = host.stub
+        stub = face.stub
         for phase, call, build in (
             ("create", stub.Create, create_request),
             ("refresh", stub.Read, read_request),
             ("delete", stub.Delete, delete_request),
         ):
             emulator.clear_request_log()
-            cpu = cpu_seconds(host.proc.pid)
+            cpu = cpu_seconds(face.pid)
             started = time.perf_counter()
             answers, failed = _drive(call, build, n)
             wall = time.perf_counter() - started
-            cpu = cpu_seconds(host.proc.pid) - cpu
+            cpu = cpu_seconds(face.pid) - cpu
             log = emulator.request_log()
             first, after = _throttle_figures(log)
             run.phases[phase] = Phase(
@@ -190,7 +267,7 @@ def run_one(
             )
             if phase == "create":
                 states = [
-                    (a.id, urn_for(engine.type_token, f"{prefix}{i}"), _plain(a.properties))
+                    (a.id, urn(i), face.view(a.properties))
                     for i, a in enumerate(answers)
                     if a is not None and a.id
                 ]
@@ -199,19 +276,19 @@ def run_one(
                     print(f"  ({n - n_next} creates failed; refresh and delete use the {n_next} made)")
             elif phase == "refresh":
                 states = [
-                    (states[i][0], states[i][1], _plain(a.properties))
+                    (states[i][0], states[i][1], face.view(a.properties))
                     for i, a in enumerate(answers)
                     if a is not None
                 ]
             print(
-                f"  {label:<28} n={n:<6} {phase:<8} {wall:7.2f} s  in flight {n * latency / wall:5.1f}"
-                f"  host CPU {cpu:6.1f} s  failed {failed}  peak {run.phases[phase].peak}"
-                f"  429s {run.phases[phase].throttled}",
+                f"  {face_name:<8} {label:<28} n={n:<6} {phase:<8} {wall:7.2f} s  in flight"
+                f" {n * latency / wall:5.1f}  CPU {cpu:6.1f} s  failed {failed}"
+                f"  peak {run.phases[phase].peak}  429s {run.phases[phase].throttled}",
                 file=sys.stderr,
                 flush=True,
             )
     finally:
-        host.close()
+        face.close()
     return run
 
 
@@ -224,7 +301,8 @@ def measure(sizes: Sequence[int], settings: Sequence[int], latency: float, limit
         for n in sizes:
             for setting in settings:
                 label = f"maxConcurrency={setting}" + (" (default)" if setting == DEFAULT_SETTING else "")
-                runs.append(run_one(emulator, latency, setting, None, n, label))
+                for face in FACES if setting in TARGETS_IN_FLIGHT else (DYNAMIC,):
+                    runs.append(run_one(emulator, latency, setting, None, n, label, face))
             label = f"maxConcurrency={LIMITED_SETTING}, limit {limit}"
             runs.append(run_one(limited, latency, LIMITED_SETTING, limit, n, label))
     finally:
@@ -245,17 +323,17 @@ def tables(runs: list[Run], latency: float, limit: int) -> list[Table]:
         for phase in PHASES:
             p = run.phases[phase]
             flying = _in_flight(run, phase, latency)
-            target = TARGETS_IN_FLIGHT.get(run.setting)
+            target = None if run.face == FLOOR else TARGETS_IN_FLIGHT.get(run.setting)
             rows.append(
-                [f"{run.n:,}", run.label, phase, f"{p.wall:.1f}", f"{run.n / p.wall:,.0f}", f"{flying:.1f}",
-                 str(p.peak), f"{p.cpu:.1f} ({p.cpu / p.wall:.0%})", str(p.failed),
-                 f">= {target}" if target else "-",
+                [f"{run.n:,}", run.face, run.label, phase, f"{p.wall:.1f}", f"{run.n / p.wall:,.0f}",
+                 f"{flying:.1f}", "-" if run.face == FLOOR else str(p.peak),
+                 f"{p.cpu:.1f} ({p.cpu / p.wall:.0%})", str(p.failed), f">= {target}" if target else "-",
                  verdict(flying >= target and p.failed == 0) if target else verdict(None)]
             )  # fmt: skip
     main = Table(
         f"Fleet throughput at {latency * 1000:.0f} ms per request (DeviceSecrets)",
-        ["items", "setting", "phase", "wall s", "ops/s", "ops in flight", "peak in flight", "host CPU s",
-         "failed", "target", "met"],
+        ["items", "face", "setting", "phase", "wall s", "ops/s", "ops in flight", "peak in flight",
+         "server CPU s", "failed", "target", "met"],
         rows,
         [
             f"Every API request takes {latency * 1000:.0f} ms in the emulator (`--latency {latency}`), which "
@@ -263,7 +341,13 @@ def tables(runs: list[Run], latency: float, limit: int) -> list[Table]:
             f"with {ENGINE_CALLS} calls outstanding, as `pulumi up --parallel {ENGINE_CALLS}` would.",
             "ops in flight = items x latency / wall: the average number of operations out at once. "
             "peak in flight = the most API requests the emulator held at once (its request log).",
-            "host CPU = user + system seconds of the host process in that phase (% of one core).",
+            "face: `dynamic host` is ours through the dynamic provider host; `plugin` is ours through the "
+            "provider plugin `pulumi-resource-microvisor` (its own gRPC server, no event loop per call); "
+            "`floor` is benchmarks/wait_provider.py through the dynamic provider host: a provider that "
+            f"only waits {latency * 1000:.0f} ms per operation and answers with a DeviceSecret's outputs. "
+            "No provider keeps more operations in flight through that host on this machine: the floor "
+            "is the ceiling the SDK's own per-call cost leaves.",
+            "server CPU = user + system seconds of the host or plugin process in that phase (% of one core).",
             "maxConcurrency=4 is what the SDK's stock host allows (4 gRPC worker threads); 10 is "
             "Terraform's default parallelism; 32 is our default.",
             "Check is not timed: it makes no HTTP call (see the latency table) and the engine runs it "
@@ -320,7 +404,9 @@ def chart(runs: list[Run], latency: float, path: Path) -> str:
     for setting, target in TARGETS_IN_FLIGHT.items():
         ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target at {setting}: {target}")
     ax.set_xticks(range(len(chosen)))
-    ax.set_xticklabels([run.label.replace(", ", "\n").replace(" (", "\n(") for run in chosen], fontsize=8)
+    ax.set_xticklabels(
+        [f"{run.face}\n" + run.label.replace(", ", "\n").replace(" (", "\n(") for run in chosen], fontsize=7
+    )
     ax.set_ylabel("operations in flight (N x latency / wall)")
     ax.set_title(f"{n:,} DeviceSecrets through one provider host, {latency * 1000:.0f} ms per request")
     ax.legend(fontsize=8)

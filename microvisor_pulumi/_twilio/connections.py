@@ -67,7 +67,10 @@ def parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
             name, _, value = line.decode("ascii").partition(":")
             # As the e-mail parser's compat32 policy stores it: leading blanks and the line end off.
             message[name] = value.lstrip(" \t").rstrip("\r\n")
-        return message
+        # A multipart or message/* type makes the e-mail parser read the (empty) body as MIME
+        # structure, with defects and a payload that urllib3's assert_header_parsing warns on.
+        if message.get_content_maintype() not in ("multipart", "message"):
+            return message
     text = b"".join(lines).decode("iso-8859-1")
     return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
 

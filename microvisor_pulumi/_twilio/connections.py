@@ -306,7 +306,8 @@ def read_body(
             raise ReadTimeoutError(None, "", "response body not complete within the read timeout")  # type: ignore[arg-type]
         if sock is not None:
             wanted = min(read_timeout, remaining)
-            current = sock.gettimeout()
+            gettimeout = getattr(sock, "gettimeout", None)  # pyopenssl's WrappedSocket has none
+            current = gettimeout() if gettimeout is not None else None
             if current is None or current <= 0 or current - wanted > _TIMEOUT_SLACK:
                 sock.settimeout(wanted)
         chunk = response.read1(_READ_CHUNK, decode_content=decode)

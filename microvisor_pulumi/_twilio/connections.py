@@ -67,7 +67,10 @@ def parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
             name, _, value = line.decode("ascii").partition(":")
             # As the e-mail parser's compat32 policy stores it: leading blanks and the line end off.
             message[name] = value.lstrip(" \t").rstrip("\r\n")
-        return message
+        # A multipart or message/* type makes the e-mail parser read the (empty) body as MIME
+        # structure, with defects and a payload that urllib3's assert_header_parsing warns on.
+        if message.get_content_maintype() not in ("multipart", "message"):
+            return message
     text = b"".join(lines).decode("iso-8859-1")
     return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
 
@@ -303,7 +306,8 @@ def read_body(
             raise ReadTimeoutError(None, "", "response body not complete within the read timeout")  # type: ignore[arg-type]
         if sock is not None:
             wanted = min(read_timeout, remaining)
-            current = sock.gettimeout()
+            gettimeout = getattr(sock, "gettimeout", None)  # pyopenssl's WrappedSocket has none
+            current = gettimeout() if gettimeout is not None else None
             if current is None or current <= 0 or current - wanted > _TIMEOUT_SLACK:
                 sock.settimeout(wanted)
         chunk = response.read1(_READ_CHUNK, decode_content=decode)

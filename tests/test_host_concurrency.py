@@ -7,6 +7,8 @@ relies on: the mechanism then falls back to the stock four threads, silently for
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +103,7 @@ def test_widening_falls_back_when_the_sdk_is_not_as_expected(monkeypatch: pytest
         __spec__ = Spec()
 
     monkeypatch.setitem(__import__("sys").modules, "__main__", Main())
+    monkeypatch.setattr(asyncio, "set_event_loop_policy", lambda policy: None)  # this process keeps its own
     with ThreadPoolExecutor(4) as pool:
         # Pretending to be the host: a worker of a ThreadPoolExecutor is widened...
         assert pool.submit(_host_threads.widen, 40).result() == 40
@@ -155,3 +158,106 @@ def test_an_operation_inside_an_operation_does_not_wait_for_itself(monkeypatch: 
         assert pool.submit(outer).result(timeout=5) == "done"
         # ...and the gate is free again afterwards.
         assert pool.submit(outer).result(timeout=5) == "done"
+
+
+# -- event loops kept between calls ----------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[_host_threads._LoopPool]:
+    fresh = _host_threads._LoopPool()
+    monkeypatch.setattr(_host_threads, "_LOOPS", fresh)
+    yield fresh
+    while (loop := fresh.take()) is not None:
+        asyncio.SelectorEventLoop.close(loop)  # type: ignore[arg-type]
+
+
+async def _answer() -> int:
+    return 42
+
+
+def test_an_idle_loop_is_kept_for_the_next_call(pool: _host_threads._LoopPool) -> None:
+    policy = _host_threads._KeepingPolicy()
+    first = policy.new_event_loop()
+    assert first.run_until_complete(_answer()) == 42
+    first.close()  # as the host closes it after each call
+    again = policy.new_event_loop()
+    assert again is first and not again.is_closed()
+    assert again.run_until_complete(_answer()) == 42
+
+
+def test_a_loop_with_anything_left_on_it_really_closes(pool: _host_threads._LoopPool) -> None:
+    policy = _host_threads._KeepingPolicy()
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    def task_left(loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(forever())
+        loop.run_until_complete(asyncio.sleep(0))
+        task._log_destroy_pending = False  # type: ignore[attr-defined] - left pending on purpose
+
+    def made_current(loop: asyncio.AbstractEventLoop) -> None:
+        policy.set_event_loop(loop)  # a thread's current loop may be used again after close()
+        policy.set_event_loop(None)
+
+    def timer_left(loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_later(3600, lambda: None)
+
+    def callback_left(loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon(lambda: None)
+
+    def executor_used(loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(loop.run_in_executor(None, int))
+
+    for leave in (task_left, timer_left, callback_left, executor_used, made_current):
+        loop = policy.new_event_loop()
+        leave(loop)
+        loop.close()
+        assert loop.is_closed(), leave.__name__
+        assert pool.take() is None, leave.__name__
+
+
+def test_idle_loops_kept_are_few(pool: _host_threads._LoopPool) -> None:
+    policy = _host_threads._KeepingPolicy()
+    loops = [policy.new_event_loop() for _ in range(_host_threads._IDLE_LOOPS + 3)]
+    for loop in loops:
+        loop.close()
+    assert sum(loop.is_closed() for loop in loops) == 3  # past the cap they close, holding nothing
+
+
+def test_loops_are_kept_only_in_the_provider_host() -> None:
+    assert _host_threads.reuse_event_loops() is False  # this process is not `python -m pulumi.dynamic`
+    assert type(asyncio.get_event_loop_policy()) is asyncio.DefaultEventLoopPolicy
+
+
+def _epolls(pid: int) -> int:
+    """The epoll instances a process holds (each event loop holds one; gRPC holds its own)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[eventpoll]"
+        except OSError:
+            pass
+    return count
+
+
+def test_the_provider_host_keeps_an_idle_event_loop_between_calls(slow_emu: Emulator) -> None:
+    """The stock host builds an event loop per call and closes it; ours keeps the idle one, so the
+    host holds one more epoll instance after its first call than before it, and no more after many.
+    Fails when a pulumi upgrade stops the host from making its loops through the asyncio policy."""
+    slow_emu.traffic.latency = 0.0
+    host = start_host(slow_emu)
+    try:
+        eng = engine(host, "DeviceSecret")
+        before = _epolls(host.proc.pid)  # configured, but no call has reached the provider yet
+        eng.check({"device_sid": DEVICE, "key": "loop-0", "value": "v"})  # unpickles, configures
+        after_one = _epolls(host.proc.pid)
+        for i in range(1, 12):
+            eng.create({"device_sid": DEVICE, "key": f"loop-{i}", "value": "v"})
+        after_many = _epolls(host.proc.pid)
+    finally:
+        host.close()
+        slow_emu.traffic.latency = 0.3
+    assert after_one == before + 1, (before, after_one)
+    assert after_many == after_one, (after_one, after_many)

@@ -1,4 +1,4 @@
-"""Let the dynamic provider host serve more than four operations at once.
+"""Let the dynamic provider host serve more than four operations at once, without a new event loop each.
 
 Why: the Pulumi engine sends up to ``--parallel`` operations at once, but the Python dynamic provider
 host serves them on a fixed pool of four threads. Upstream, ``pulumi/dynamic/__main__.py``, ``main()``
@@ -25,10 +25,23 @@ executor's own threads, and only when every attribute looks as expected; otherwi
 and the host keeps its stock four threads. ``tests/test_host_concurrency.py`` drives the real host
 and fails when fewer than 32 operations are in flight, so a pulumi upgrade that breaks this shows up
 in CI instead of as a silent slowdown.
+
+Event loops: every Check, Create, Read and Update of the host runs one coroutine (serializing its
+answer) on an event loop built for that call and closed after it (``asyncio.new_event_loop()`` ...
+``loop.close()`` in each servicer method). Building one costs a socket pair, an epoll instance and
+about ten system calls, each of which gives up the GIL: with 64 operations in flight that churn was
+the largest cost left in the host that no provider code causes (``python -m benchmarks.fleet`` shows
+it). So once the pool is widened the host also gets an event loop policy (the public asyncio API
+for choosing how loops are made) whose ``new_event_loop`` hands out an idle loop kept from an
+earlier call, and whose loops, when closed with nothing left on them (no callback, timer, task or
+executor), go back to a small pool instead of closing. A loop with anything left on it closes as
+usual. Only in the real host, only over the stock policy, only on Unix and before Python 3.14 (which
+deprecates policies); otherwise the host keeps building a loop per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -92,9 +105,92 @@ def widen(workers: int) -> int | None:
             size = max(STOCK_WORKERS, workers, executor._max_workers)
             executor._max_workers = size
             _limit_operations(workers)
+        reuse_event_loops()
         return size
     except Exception:  # noqa: BLE001 - an SDK change must cost speed, never a deployment
         return None
+
+
+# Idle loops kept for the next call. Each call uses its loop for well under a millisecond, so a few
+# serve any number of operations in flight; the cap bounds the descriptors they hold (3 each).
+_IDLE_LOOPS = 16
+
+
+class _LoopPool:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[asyncio.AbstractEventLoop] = []
+
+    def take(self) -> asyncio.AbstractEventLoop | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def keep(self, loop: asyncio.AbstractEventLoop) -> bool:
+        with self._lock:
+            if len(self._idle) >= _IDLE_LOOPS:
+                return False
+            self._idle.append(loop)
+            return True
+
+
+_LOOPS = _LoopPool()
+
+
+def _left_on(loop: Any) -> bool:
+    """Whether anything is left on ``loop`` that closing it would drop (True when unsure)."""
+    try:
+        return bool(
+            loop.is_running()
+            or loop._ready
+            or loop._scheduled
+            or loop._default_executor is not None
+            or getattr(loop, "_signal_handlers", None)
+            or asyncio.all_tasks(loop)
+        )
+    except Exception:  # noqa: BLE001 - an asyncio change: close it, as the caller asked
+        return True
+
+
+class _KeptLoop(asyncio.SelectorEventLoop):
+    """A loop whose ``close`` returns it, idle, to the pool (see the module's docstring)."""
+
+    # Made some thread's current loop (set_event_loop, or get_event_loop creating one): a reference
+    # that outlives close() may use it again, so it is never handed to another caller.
+    made_current = False
+
+    def close(self) -> None:
+        if not self.made_current and not self.is_closed() and not _left_on(self) and _LOOPS.keep(self):
+            return
+        super().close()
+
+
+class _KeepingPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return _LOOPS.take() or _KeptLoop()
+
+    def set_event_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if isinstance(loop, _KeptLoop):
+            loop.made_current = True
+        super().set_event_loop(loop)
+
+
+def reuse_event_loops() -> bool:
+    """Install the loop-keeping policy in the provider host (once); whether it is in place."""
+    try:
+        policy = asyncio.get_event_loop_policy()
+        if isinstance(policy, _KeepingPolicy):
+            return True
+        if (
+            sys.platform == "win32"
+            or sys.version_info >= (3, 14)
+            or type(policy) is not asyncio.DefaultEventLoopPolicy
+            or host_executor() is None
+        ):
+            return False
+        asyncio.set_event_loop_policy(_KeepingPolicy())
+        return True
+    except Exception:  # noqa: BLE001 - an SDK or asyncio change must cost speed, never a deployment
+        return False
 
 
 def widen_for(config: Mapping[str, str]) -> int | None:

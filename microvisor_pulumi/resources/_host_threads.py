@@ -157,11 +157,24 @@ class _KeptLoop(asyncio.SelectorEventLoop):
     # Made some thread's current loop (set_event_loop, or get_event_loop creating one): a reference
     # that outlives close() may use it again, so it is never handed to another caller.
     made_current = False
+    # Collected without close() (the host skips it when serializing raises): the garbage collector
+    # finalizes its self-pipe sockets along with it, so it is closed as the stock host's would be.
+    collected = False
 
     def close(self) -> None:
-        if not self.made_current and not self.is_closed() and not _left_on(self) and _LOOPS.keep(self):
+        if (
+            not self.made_current
+            and not self.collected
+            and not self.is_closed()
+            and not _left_on(self)
+            and _LOOPS.keep(self)
+        ):
             return
         super().close()
+
+    def __del__(self) -> None:
+        self.collected = True
+        super().__del__()
 
 
 class _KeepingPolicy(asyncio.DefaultEventLoopPolicy):

@@ -1,0 +1,93 @@
+"""Review of the provider host's kept event loops (``_host_threads._KeepingPolicy``): cases where a
+loop went back to the pool that the stock host would have closed, and a later call paid for it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from microvisor_pulumi.resources import _host_threads
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[_host_threads._LoopPool]:
+    fresh = _host_threads._LoopPool()
+    monkeypatch.setattr(_host_threads, "_LOOPS", fresh)
+    yield fresh
+    while (loop := fresh.take()) is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                asyncio.SelectorEventLoop.close(loop)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - a broken loop left by the current code
+                pass
+
+
+async def _answer() -> int:
+    return 42
+
+
+async def _cannot_serialize() -> None:
+    raise ValueError("unexpected object of type X")
+
+
+def test_a_loop_collected_unclosed_is_never_handed_out(pool: _host_threads._LoopPool) -> None:
+    """The host closes its loop only when serializing succeeds (``loop.close()`` is not in a finally):
+    when it raises, the loop is left in a reference cycle (exception -> traceback -> frame -> task ->
+    exception) and the garbage collector finalizes it together with its self-pipe sockets. Its
+    ``__del__`` calls ``close()``, which put it back in the pool with both sockets closed: a later
+    call then gets a loop that cannot be woken from another thread, and whose real close (when the
+    pool is full) raises ValueError in the middle of a Create whose resource already exists."""
+    policy = _host_threads._KeepingPolicy()
+
+    def failing_call() -> None:  # Create, as in pulumi/dynamic/__main__.py
+        loop = policy.new_event_loop()
+        loop.run_until_complete(_cannot_serialize())
+        loop.close()
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(ValueError):
+            failing_call()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unclosed loop/socket ResourceWarnings, as in stock
+            gc.collect()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+    loop = policy.new_event_loop()
+    try:
+        assert loop._ssock.fileno() != -1 and loop._csock.fileno() != -1  # type: ignore[attr-defined]
+        assert loop.run_until_complete(_answer()) == 42
+        loop.close()  # must not raise
+    finally:
+        if not loop.is_closed():
+            asyncio.SelectorEventLoop.close(loop)  # type: ignore[arg-type]
+
+
+def test_a_kept_loop_wakes_for_work_from_other_threads(pool: _host_threads._LoopPool) -> None:
+    """Sanity: the loop handed out after a successful call still wakes up from another thread."""
+    policy = _host_threads._KeepingPolicy()
+    loop = policy.new_event_loop()
+    loop.run_until_complete(_answer())
+    loop.close()
+    again = policy.new_event_loop()
+    assert again is loop
+    done = threading.Event()
+
+    async def woken() -> None:
+        fut = again.create_future()
+        threading.Timer(0.05, lambda: again.call_soon_threadsafe(fut.set_result, None)).start()
+        await asyncio.wait_for(fut, 5)
+        done.set()
+
+    again.run_until_complete(woken())
+    again.close()
+    assert done.is_set()

@@ -72,6 +72,22 @@ def test_a_loop_collected_unclosed_is_never_handed_out(pool: _host_threads._Loop
             asyncio.SelectorEventLoop.close(loop)  # type: ignore[arg-type]
 
 
+def test_closing_a_loop_twice_never_hands_it_to_two_callers(pool: _host_threads._LoopPool) -> None:
+    """``close()`` is documented as idempotent; a second one must not put the loop in the pool twice
+    (two threads would then run the same loop at once)."""
+    policy = _host_threads._KeepingPolicy()
+    loop = policy.new_event_loop()
+    loop.run_until_complete(_answer())
+    loop.close()
+    loop.close()
+    first, second = policy.new_event_loop(), policy.new_event_loop()
+    try:
+        assert first is not second
+    finally:
+        for each in {id(first): first, id(second): second}.values():
+            asyncio.SelectorEventLoop.close(each)  # type: ignore[arg-type]
+
+
 def test_a_kept_loop_wakes_for_work_from_other_threads(pool: _host_threads._LoopPool) -> None:
     """Sanity: the loop handed out after a successful call still wakes up from another thread."""
     policy = _host_threads._KeepingPolicy()

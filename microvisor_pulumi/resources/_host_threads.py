@@ -127,6 +127,8 @@ class _LoopPool:
 
     def keep(self, loop: asyncio.AbstractEventLoop) -> bool:
         with self._lock:
+            if any(idle is loop for idle in self._idle):
+                return True  # closed again (close() is idempotent): never kept twice, for two callers
             if len(self._idle) >= _IDLE_LOOPS:
                 return False
             self._idle.append(loop)

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -86,6 +86,79 @@ def test_closing_a_loop_twice_never_hands_it_to_two_callers(pool: _host_threads.
     finally:
         for each in {id(first): first, id(second): second}.values():
             asyncio.SelectorEventLoop.close(each)  # type: ignore[arg-type]
+
+
+def _stopped(loop: asyncio.AbstractEventLoop) -> None:
+    loop.stop()  # not running: the next run_forever stops after one pass
+
+
+def _executor_shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(loop.shutdown_default_executor())  # asyncio.run's own clean-up
+
+
+def _asyncgens_shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
+def _task_factory(loop: asyncio.AbstractEventLoop) -> None:
+    def factory(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> asyncio.Task:
+        raise RuntimeError("someone else's task factory")
+
+    loop.set_task_factory(factory)
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop) -> None:
+    loop.set_exception_handler(lambda loop, context: None)
+
+
+def _debug(loop: asyncio.AbstractEventLoop) -> None:
+    loop.set_debug(True)
+
+
+@pytest.mark.parametrize(
+    "leave",
+    [_stopped, _executor_shut_down, _asyncgens_shut_down, _task_factory, _exception_handler, _debug],
+)
+def test_a_loop_whose_state_was_changed_really_closes(
+    pool: _host_threads._LoopPool, leave: Callable[[asyncio.AbstractEventLoop], None]
+) -> None:
+    """The stock host's next call always gets a fresh loop; a kept one must not carry the previous
+    owner's changes into an unrelated call (a stopped flag makes it fail with "Event loop stopped
+    before Future completed", a shut-down executor fails run_in_executor, a task factory runs
+    someone else's code...)."""
+    policy = _host_threads._KeepingPolicy()
+    loop = policy.new_event_loop()
+    leave(loop)
+    loop.close()
+    assert loop.is_closed(), leave.__name__
+    assert pool.take() is None, leave.__name__
+
+
+def test_a_loop_with_a_live_async_generator_really_closes(pool: _host_threads._LoopPool) -> None:
+    """An async generator left unfinished on a loop schedules its aclose() on that loop when it is
+    collected (call_soon_threadsafe): on a kept loop that runs inside some later, unrelated call."""
+    policy = _host_threads._KeepingPolicy()
+
+    async def numbers() -> AsyncIterator[int]:
+        yield 1
+        yield 2
+
+    gens = [numbers()]
+
+    async def first() -> object:
+        return await gens[0].__anext__()  # first iterated on the loop: the loop now tracks it
+
+    loop = policy.new_event_loop()
+    loop.run_until_complete(first())
+    loop.close()
+    try:
+        assert loop.is_closed()
+        assert pool.take() is None
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gens.clear()
+            gc.collect()
 
 
 def test_a_kept_loop_wakes_for_work_from_other_threads(pool: _host_threads._LoopPool) -> None:

@@ -139,7 +139,8 @@ _LOOPS = _LoopPool()
 
 
 def _left_on(loop: Any) -> bool:
-    """Whether anything is left on ``loop`` that closing it would drop (True when unsure)."""
+    """Whether anything is left on ``loop`` that closing it would drop, or that its last user changed
+    and the next would inherit (True when unsure)."""
     try:
         return bool(
             loop.is_running()
@@ -148,6 +149,13 @@ def _left_on(loop: Any) -> bool:
             or loop._default_executor is not None
             or getattr(loop, "_signal_handlers", None)
             or asyncio.all_tasks(loop)
+            or loop._asyncgens  # an unfinished async generator schedules its aclose() here later
+            or loop._stopping  # stop() while not running: the next run would stop after one pass
+            or loop._executor_shutdown_called
+            or loop._asyncgens_shutdown_called
+            or loop._task_factory is not None
+            or loop._exception_handler is not None
+            or loop.get_debug()
         )
     except Exception:  # noqa: BLE001 - an asyncio change: close it, as the caller asked
         return True

@@ -155,6 +155,28 @@ def start_host(emulator: EmulatorProcess, **config: str) -> ProviderHost:
     return host
 
 
+def start_plugin(emulator: EmulatorProcess, **config: Any) -> Any:
+    """The provider plugin (tests/_plugin.py's harness) configured for the emulator as the engine
+    would configure it: settings by bare name (microvisor:*), the auth token a secret."""
+    from _plugin import Plugin
+    from pulumi.runtime import rpc
+
+    plugin = Plugin()
+    try:
+        plugin.configure(
+            {
+                "accountSid": emulator.account_sid,
+                "authToken": rpc.wrap_rpc_secret(emulator.auth_token),
+                "endpoint": emulator.url,
+                **config,
+            }
+        )
+    except BaseException:
+        plugin.close()
+        raise
+    return plugin
+
+
 @contextmanager
 def running(emulator: EmulatorProcess | None = None) -> Iterator[tuple[EmulatorProcess, ProviderHost]]:
     """An emulator (given or new) and a host configured for it; both stopped after (a given one is kept)."""

@@ -38,6 +38,7 @@ from benchmarks._harness import (
     engine_view,
     provider_for,
     start_host,
+    start_plugin,
     urn_for,
     verdict,
 )
@@ -178,18 +179,10 @@ def _dynamic_face(emulator: EmulatorProcess, setting: int, latency: float, floor
 
 
 def _plugin_face(emulator: EmulatorProcess, setting: int) -> Face:
-    from _plugin import Plugin, PluginEngine  # tests/ is on sys.path once the harness is imported
+    from _plugin import PluginEngine  # tests/ is on sys.path once the harness is imported
 
-    plugin = Plugin()
+    plugin = start_plugin(emulator, maxConcurrency=str(setting))
     try:
-        plugin.configure(
-            {
-                "accountSid": emulator.account_sid,
-                "authToken": rpc.wrap_rpc_secret(emulator.auth_token),
-                "endpoint": emulator.url,
-                "maxConcurrency": str(setting),
-            }
-        )
         engine = PluginEngine(plugin, "DeviceSecret")
         engine.create({"device_sid": DEVICE_SIDS[0], "key": "warm-up", "value": VALUE})
         template = engine.check({"device_sid": DEVICE_SIDS[0], "key": "template", "value": VALUE}).inputs

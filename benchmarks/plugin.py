@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2 as pb
 
 from benchmarks._harness import (
@@ -31,6 +30,7 @@ from benchmarks._harness import (
     engine_view,
     provider_for,
     start_host,
+    start_plugin,
     verdict,
 )
 
@@ -74,17 +74,10 @@ def run_dynamic(emu: EmulatorProcess, n: int) -> Result:
 
 def run_plugin(emu: EmulatorProcess, n: int) -> Result:
     # tests/ is on sys.path once benchmarks._harness is imported: the harness the plugin tests use.
-    from _plugin import Plugin, PluginEngine
+    from _plugin import PluginEngine
 
-    plugin = Plugin()
+    plugin = start_plugin(emu)
     try:
-        plugin.configure(
-            {
-                "accountSid": emu.account_sid,
-                "authToken": rpc.wrap_rpc_secret(emu.auth_token),
-                "endpoint": emu.url,
-            }
-        )
         eng = PluginEngine(plugin, "DeviceSecret")
         eng.create({"device_sid": DEVICE_SIDS[0], "key": "warm", "value": VALUE})
 

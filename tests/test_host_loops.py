@@ -1,5 +1,6 @@
-"""Review of the provider host's kept event loops (``_host_threads._KeepingPolicy``): cases where a
-loop went back to the pool that the stock host would have closed, and a later call paid for it."""
+"""The provider host's kept event loops (``_host_threads._KeepingPolicy``): an idle loop is handed to
+the next call, and every loop the stock host's next call could tell from a fresh one really closes
+(the second half from an adversarial review: cases where a later call paid for a kept loop)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,38 @@ def test_closing_a_loop_twice_never_hands_it_to_two_callers(pool: _host_threads.
             asyncio.SelectorEventLoop.close(each)  # type: ignore[arg-type]
 
 
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+def _task_left(loop: asyncio.AbstractEventLoop) -> None:
+    task = loop.create_task(_forever())
+    loop.run_until_complete(asyncio.sleep(0))
+    task._log_destroy_pending = False  # type: ignore[attr-defined]  # left pending on purpose
+
+
+def _timer_left(loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_later(3600, lambda: None)
+
+
+def _callback_left(loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_soon(lambda: None)
+
+
+def _executor_used(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(loop.run_in_executor(None, int))
+
+
+def _made_current(loop: asyncio.AbstractEventLoop) -> None:
+    policy = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(_host_threads._KeepingPolicy())
+    try:
+        asyncio.set_event_loop(loop)  # a thread's current loop may be used again after close()
+        asyncio.set_event_loop(None)
+    finally:
+        asyncio.set_event_loop_policy(policy)
+
+
 def _stopped(loop: asyncio.AbstractEventLoop) -> None:
     loop.stop()  # not running: the next run_forever stops after one pass
 
@@ -117,13 +150,26 @@ def _debug(loop: asyncio.AbstractEventLoop) -> None:
 
 @pytest.mark.parametrize(
     "leave",
-    [_stopped, _executor_shut_down, _asyncgens_shut_down, _task_factory, _exception_handler, _debug],
+    [
+        _task_left,
+        _timer_left,
+        _callback_left,
+        _executor_used,
+        _made_current,  # work left, or a current loop
+        _stopped,
+        _executor_shut_down,
+        _asyncgens_shut_down,
+        _task_factory,
+        _exception_handler,
+        _debug,
+    ],
 )
-def test_a_loop_whose_state_was_changed_really_closes(
+def test_a_loop_left_with_work_or_changed_really_closes(
     pool: _host_threads._LoopPool, leave: Callable[[asyncio.AbstractEventLoop], None]
 ) -> None:
     """The stock host's next call always gets a fresh loop; a kept one must not carry the previous
-    owner's changes into an unrelated call (a stopped flag makes it fail with "Event loop stopped
+    owner's work (a task, a timer, a callback, an executor), a reference to it (a thread's current
+    loop), or its changes into an unrelated call (a stopped flag makes it fail with "Event loop stopped
     before Future completed", a shut-down executor fails run_in_executor, a task factory runs
     someone else's code...)."""
     policy = _host_threads._KeepingPolicy()
@@ -180,3 +226,26 @@ def test_a_kept_loop_wakes_for_work_from_other_threads(pool: _host_threads._Loop
     again.run_until_complete(woken())
     again.close()
     assert done.is_set()
+
+
+def test_an_idle_loop_is_kept_for_the_next_call(pool: _host_threads._LoopPool) -> None:
+    policy = _host_threads._KeepingPolicy()
+    first = policy.new_event_loop()
+    assert first.run_until_complete(_answer()) == 42
+    first.close()  # as the host closes it after each call
+    again = policy.new_event_loop()
+    assert again is first and not again.is_closed()
+    assert again.run_until_complete(_answer()) == 42
+
+
+def test_idle_loops_kept_are_few(pool: _host_threads._LoopPool) -> None:
+    policy = _host_threads._KeepingPolicy()
+    loops = [policy.new_event_loop() for _ in range(_host_threads._IDLE_LOOPS + 3)]
+    for loop in loops:
+        loop.close()
+    assert sum(loop.is_closed() for loop in loops) == 3  # past the cap they close, holding nothing
+
+
+def test_loops_are_kept_only_in_the_provider_host() -> None:
+    assert _host_threads.reuse_event_loops() is False  # this process is not `python -m pulumi.dynamic`
+    assert type(asyncio.get_event_loop_policy()) is asyncio.DefaultEventLoopPolicy

@@ -1,17 +1,21 @@
-"""Connections to Twilio: keep-alive pools whose answers are bounded in time and size, read cheaply.
+"""Connections to Twilio: keep-alive pools whose answers are bounded in time and size, and cheap.
 
 What ``client.py`` sends through. urllib3 manages the connections (TLS, proxies, keep-alive, pools);
-this module changes three things about how they read an answer:
+this module changes how they read an answer and send a request:
 
 * the head (status line and header fields) must arrive within the read timeout in all, watched by
   one daemon thread (``Watchdog``), not merely without a silence that long;
-* the body is read by ``read_body`` within a time budget and a size limit (after decompression);
-* the header block is parsed by ``parse_head``, not by ``email.parser``: http.client hands every
-  answer's header block to the e-mail package, which was the largest single cost of a request (a
-  sixth of a create's CPU in the provider host). A plain block (one field a line, printable ASCII)
-  gives the same fields in the same order as the e-mail parser would; anything else (folded lines,
-  a stray CR, a line that is not a field, non-ASCII bytes) is still handed to the e-mail parser, so
-  odd answers are read exactly as before.
+* the body is read by ``read_body`` within a time budget and a size limit (after decompression),
+  setting the socket's timeout only when the budget left is shorter than it;
+* the header block is parsed by ``parse_head``, not by ``email.parser`` (24 us -> 8 us an answer):
+  a plain block (one field a line, printable ASCII, not a multipart or message/* type) gives the
+  same fields in the same order as the e-mail parser would; anything else (folded lines, a stray
+  CR, a line that is not a field, non-ASCII bytes) is still handed to the e-mail parser, so odd
+  answers are read exactly as before;
+* a request with a body leaves in one write (``OneSendMixin``).
+
+Each system call a request saves is one less time the GIL changes hands among the provider host's
+threads, which is what limits it with many operations in flight (BENCHMARKS.md, issue 20).
 """
 
 from __future__ import annotations

@@ -33,10 +33,13 @@ about ten system calls, each of which gives up the GIL: with 64 operations in fl
 the largest cost left in the host that no provider code causes (``python -m benchmarks.fleet`` shows
 it). So once the pool is widened the host also gets an event loop policy (the public asyncio API
 for choosing how loops are made) whose ``new_event_loop`` hands out an idle loop kept from an
-earlier call, and whose loops, when closed with nothing left on them (no callback, timer, task or
-executor), go back to a small pool instead of closing. A loop with anything left on it closes as
-usual. Only in the real host, only over the stock policy, only on Unix and before Python 3.14 (which
-deprecates policies); otherwise the host keeps building a loop per call.
+earlier call, and whose loops, when closed with nothing left on them (no callback, timer, task,
+executor or async generator, no setting changed, never made a thread's current loop), go back to a
+small pool instead of closing; anything else closes as usual, so the next call cannot tell a kept
+loop from a fresh one. Only in the real host, only over the stock policy, only on Unix and before
+Python 3.14 (which deprecates policies); otherwise the host keeps building a loop per call.
+``tests/test_host_loops.py`` holds each case; ``tests/test_host_concurrency.py`` checks in the real
+host that one idle loop is kept between calls, so a pulumi upgrade that stops this shows there too.
 """
 
 from __future__ import annotations

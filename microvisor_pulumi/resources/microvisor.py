@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -104,20 +105,30 @@ class _Holder:
 # names one (`share_holders`): the engine runs the provider plugin once per provider, so an item
 # taken over through an explicit provider would otherwise be deleted by a process that never saw it.
 # Items are keyed by base URL and account too, as two providers may talk to two accounts.
+# Names the temporary file a record is written to before it replaces the last: unique per process
+# (its pid) and per write (itertools.count is atomic in CPython).
+_PART_IDS = itertools.count()
+
+
 class _Holders:
     def __init__(self) -> None:
         self.lock = threading.Lock()  # held around a look and the record that follows it
         self._mine: dict[tuple[str, ...], _Holder] = {}
         self._shared: Path | None = None
+        self._paths: dict[tuple[str, ...], Path] = {}
 
     def share(self, directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._shared = directory
+        self._paths = {}
 
     def _file(self, item: tuple[str, ...]) -> Path | None:
         if self._shared is None:
             return None
-        return self._shared / hashlib.sha256(json.dumps(item).encode()).hexdigest()
+        path = self._paths.get(item)
+        if path is None:  # named once per item: the hash and the path cost more than the read
+            path = self._paths[item] = self._shared / hashlib.sha256(json.dumps(item).encode()).hexdigest()
+        return path
 
     def get(self, item: tuple[str, ...]) -> _Holder | None:
         path = self._file(item)
@@ -135,9 +146,16 @@ class _Holders:
         self._mine[item] = holder
         path = self._file(item)
         if path is not None:
-            # Whole or not at all: another process may read it at any moment.
-            part = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
-            part.write_text(json.dumps(dataclasses.asdict(holder)))
+            # Whole or not at all: another process may read it at any moment. (A record by hand, not
+            # dataclasses.asdict, whose deep copy cost a third of a record's time.)
+            record = {
+                "resource": None if holder.resource is None else dict(holder.resource),
+                "device": holder.device,
+                "claim": holder.claim,
+                "deletes_first": holder.deletes_first,
+            }
+            part = path.with_name(f"{path.name}.{os.getpid()}.{next(_PART_IDS)}")
+            part.write_text(json.dumps(record))
             os.replace(part, path)
 
     def release(self, item: tuple[str, ...], holder: _Holder) -> None:

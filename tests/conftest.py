@@ -89,6 +89,18 @@ def host(emulator: Emulator) -> Iterator[Any]:
     h.close()
 
 
+@pytest.fixture(scope="module")
+def plugin(emulator: Emulator) -> Iterator[Any]:
+    """The provider plugin (`pulumi-resource-microvisor`) per test module, configured as the engine
+    configures it for the session emulator with 3 retries, like `host` for the dynamic host."""
+    from _plugin import Plugin, plugin_config
+
+    p = Plugin()
+    p.configure(plugin_config(emulator, maxRetries="3"))
+    yield p
+    p.close()
+
+
 @pytest.fixture
 def calls(emu: Emulator) -> Any:
     """The API calls the emulator saw since the last `calls.reset()`: (method, path, status)."""

@@ -30,14 +30,6 @@ KINDS = ("AccountConfig", "DeviceConfig", "AccountSecret", "DeviceSecret", "ApiK
 CANARY = "canary-secret-value-5309"
 
 
-@pytest.fixture(scope="module")
-def plugin(emulator: Emulator) -> Iterator[Plugin]:
-    p = Plugin()
-    p.configure(plugin_config(emulator, maxRetries="3"))
-    yield p
-    p.close()
-
-
 @pytest.fixture
 def fresh_plugin() -> Iterator[Plugin]:
     p = Plugin()

@@ -28,14 +28,6 @@ DEV1_SID, DEV1_NAME = DEFAULT_DEVICES[0]
 PERMISSION = "/twilio/messaging/messages/read"
 
 
-@pytest.fixture(scope="module")
-def plugin(emulator: Emulator) -> Iterator[Plugin]:
-    p = Plugin()
-    p.configure(plugin_config(emulator, maxRetries="3"))
-    yield p
-    p.close()
-
-
 def read_by_id(plugin: Plugin, kind: str, id_: str) -> pb.ReadResponse:
     """The engine's Read for `pulumi import` (and a `get`): the id, and no properties or inputs."""
     return plugin.stub.Read(pb.ReadRequest(id=id_, urn=urn_for(kind, "imported"), type=token(kind)))

@@ -3,11 +3,13 @@
 Creates, refreshes and deletes N DeviceSecrets through the real provider host (``python -m
 pulumi.dynamic``), driven with ENGINE_CALLS concurrent gRPC calls as ``pulumi up --parallel 64``
 would, against the emulator in its own process with every API request delayed (``--latency``).
-Each ``twilio:maxConcurrency`` setting gets a host of its own; then the default setting runs again
-against an emulator that enforces Twilio's concurrency limit (``--concurrency-limit``).
+Each ``twilio:maxConcurrency`` setting gets a host of its own; at the settings with a target the
+provider plugin and the floor (benchmarks/wait_provider.py through the host: the most any provider
+keeps in flight there) run too, each fresh. Then the default setting runs again against an emulator
+that enforces Twilio's concurrency limit (``--concurrency-limit``).
 
 Per phase: wall time, operations in flight (N x latency / wall: how many requests were out on
-average), the host process's CPU (user + system, from /proc), failed operations, and from the
+average), the host or plugin process's CPU (user + system, from /proc), failed operations, and from the
 emulator's request log the peak of requests in flight and the number of 429s. Prints Markdown; with
 matplotlib installed (the ``bench`` extra) also draws the PNG chart that sits beside BENCHMARKS.md.
 """

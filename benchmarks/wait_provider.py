@@ -1,8 +1,9 @@
 """A provider that only waits as long as a request to Twilio takes: the provider host's own ceiling.
 
 Through the dynamic provider host every operation pays the SDK's per-call cost (gRPC, property
-(de)serialization, an asyncio event loop per call) and holds a worker thread while it waits on the
-network. This provider does nothing else: it sleeps ``wait`` seconds (one of its inputs) and answers
+(de)serialization) and holds a worker thread while it waits on the network. (Like ours it widens the
+host's pool, which also spares it the event loop per call: see resources/_host_threads.py.)
+This provider does nothing else: it sleeps ``wait`` seconds (one of its inputs) and answers
 with outputs shaped like a DeviceSecret's (read returns inputs too, as ours does). So the operations
 it keeps in flight through a host are the most any provider can keep through that host, on that
 machine: the floor the fleet benchmark shows beside ours. It serves ``twilio:maxConcurrency`` calls

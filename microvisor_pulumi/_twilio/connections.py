@@ -82,8 +82,8 @@ def parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
 class _Response(http.client.HTTPResponse):
     """http.client's response, its header block parsed by ``parse_head``.
 
-    ``begin`` is http.client's own (the same in Python 3.10 to 3.13), with one line changed: the
-    call to ``parse_headers``.
+    ``begin`` is http.client's own (the same in Python 3.10 to 3.13) with the call to
+    ``parse_headers`` changed and its debug printing (``debuglevel``, never set here) left out.
     """
 
     def begin(self) -> None:
